@@ -1,0 +1,139 @@
+"""Configuration from environment variables, validated once at start.
+
+Every command builds one frozen :class:`Settings` from the environment. A missing or malformed
+variable raises :class:`SettingsError` whose message names the variable, and the CLI prints
+that one line and exits. Secrets are kept out of ``repr`` so they never reach a log.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from atlas.errors import AtlasError
+
+_PRICE_VAR = re.compile(r"^STRIPE_PRICE_ID_([A-Z0-9_]+)$")
+_PRICE_ID = re.compile(r"^[A-Za-z0-9_\-.:]+$")
+
+
+class SettingsError(AtlasError):
+    """A setting is missing or malformed; the message names the variable."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    kafka_bootstrap_servers: str
+    database_url: str
+    webhook_secrets: tuple[str, ...] = field(repr=False)
+    stripe_secret_key: str | None = field(repr=False)
+    stripe_api_base: str | None
+    price_ids: Mapping[str, tuple[str, ...]]
+    catalog_path: Path | None
+    topic_prefix: str
+    topic_partitions: int
+    publish_timeout_s: float
+    timer_interval_s: float
+    worker_id: str
+    worker_store: str
+    worker_data_dir: Path
+    rebalance_timeout_ms: int
+
+
+def _split(raw: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in raw.split(",") if part.strip())
+
+
+def _positive_number(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be a number, got {raw!r}") from None
+    if value <= 0:
+        raise SettingsError(f"{name} must be greater than 0, got {raw!r}")
+    return value
+
+
+def _price_ids(env: Mapping[str, str]) -> dict[str, tuple[str, ...]]:
+    tiers: dict[str, tuple[str, ...]] = {}
+    for name, raw in env.items():
+        match = _PRICE_VAR.match(name)
+        if not match:
+            continue
+        ids = _split(raw)
+        bad = [price for price in ids if not _PRICE_ID.match(price)]
+        if not ids or bad:
+            raise SettingsError(f"{name} must be a comma-separated list of Stripe price ids")
+        tiers[match.group(1).lower()] = ids
+    return tiers
+
+
+def _webhook_secrets(env: Mapping[str, str], required: bool) -> tuple[str, ...]:
+    secrets = _split(env.get("STRIPE_WEBHOOK_SECRET", ""))
+    if required and not secrets:
+        raise SettingsError("STRIPE_WEBHOOK_SECRET is not set (comma-separated whsec_... secrets)")
+    if any(not secret.startswith("whsec_") for secret in secrets):
+        raise SettingsError("STRIPE_WEBHOOK_SECRET entries must each start with 'whsec_'")
+    return secrets
+
+
+def _required(env: Mapping[str, str], name: str) -> str:
+    value = env.get(name, "").strip()
+    if not value:
+        raise SettingsError(f"{name} is not set")
+    return value
+
+
+def _database_url(env: Mapping[str, str]) -> str:
+    url = _required(env, "DATABASE_URL")
+    if not url.startswith(("postgresql://", "postgresql+psycopg://", "postgres://")):
+        raise SettingsError("DATABASE_URL must be a postgresql:// URL")
+    return url
+
+
+def _catalog_path(env: Mapping[str, str]) -> Path | None:
+    raw = env.get("ATLAS_CATALOG", "").strip()
+    if not raw:
+        return None
+    path = Path(raw)
+    if not path.is_file():
+        raise SettingsError(f"ATLAS_CATALOG points at {raw!r}, which is not a readable file")
+    return path
+
+
+def load_settings(
+    env: Mapping[str, str] | None = None,
+    *,
+    need_webhook_secret: bool = False,
+    need_database: bool = False,
+) -> Settings:
+    """Read settings from ``env`` (default: the process environment)."""
+    env = os.environ if env is None else env
+    worker_store = env.get("ATLAS_WORKER_STORE", "memory://").strip()
+    if not worker_store.startswith(("memory://", "rocksdb://")):
+        raise SettingsError("ATLAS_WORKER_STORE must be memory:// or rocksdb://")
+    partitions = _positive_number(env, "ATLAS_TOPIC_PARTITIONS", 8)
+    if partitions != int(partitions):
+        raise SettingsError("ATLAS_TOPIC_PARTITIONS must be a whole number")
+    return Settings(
+        kafka_bootstrap_servers=_required(env, "KAFKA_BOOTSTRAP_SERVERS"),
+        database_url=_database_url(env) if need_database else env.get("DATABASE_URL", ""),
+        webhook_secrets=_webhook_secrets(env, required=need_webhook_secret),
+        stripe_secret_key=env.get("STRIPE_SECRET_KEY", "").strip() or None,
+        stripe_api_base=env.get("STRIPE_API_BASE", "").strip() or None,
+        price_ids=_price_ids(env),
+        catalog_path=_catalog_path(env),
+        topic_prefix=env.get("ATLAS_TOPIC_PREFIX", "").strip(),
+        topic_partitions=int(partitions),
+        publish_timeout_s=_positive_number(env, "ATLAS_PUBLISH_TIMEOUT", 5.0),
+        timer_interval_s=_positive_number(env, "ATLAS_TIMER_INTERVAL", 30.0),
+        worker_id=env.get("ATLAS_WORKER_ID", "atlas-worker").strip() or "atlas-worker",
+        worker_store=worker_store,
+        worker_data_dir=Path(env.get("ATLAS_WORKER_DATA_DIR", ".atlas/worker-data")),
+        rebalance_timeout_ms=int(_positive_number(env, "ATLAS_REBALANCE_TIMEOUT_MS", 60000)),
+    )

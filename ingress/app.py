@@ -1,0 +1,116 @@
+"""The ingress HTTP app: ``POST /stripe/webhook``, ``GET /healthz``, ``GET /readyz``.
+
+The webhook route is short: read the raw body → verify → publish → await the broker's ack →
+answer. Status codes: 200 once the broker has the event; 400 for a missing, malformed, stale
+or wrong signature and for a body that is not a Stripe event; 408 when the body arrives too
+slowly; 413 above 1 MiB; 503 with ``Retry-After`` when the broker does not acknowledge in time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from atlas.settings import Settings
+from ingress.publisher import Publisher, PublishError
+from ingress.signature import SignatureError, verify_signature
+from schemas.stripe_event import NotAStripeEvent, parse_event
+from schemas.topics import EVENT_CREATED_HEADER, EVENT_ID_HEADER, EVENT_TYPE_HEADER, Topics
+
+log = logging.getLogger(__name__)
+
+MAX_BODY_BYTES = 1024 * 1024
+BODY_READ_TIMEOUT_S = 10.0
+RETRY_AFTER_S = "5"
+
+
+class BodyTooLarge(Exception):
+    pass
+
+
+def _error(status: int, code: str, message: str, **headers: str) -> JSONResponse:
+    return JSONResponse({"error": code, "message": message}, status_code=status, headers=headers)
+
+
+async def _read_body(request: Request) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+        raise BodyTooLarge
+    chunks: list[bytes] = []
+    size = 0
+    async with asyncio.timeout(BODY_READ_TIMEOUT_S):
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > MAX_BODY_BYTES:
+                raise BodyTooLarge
+            chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def create_app(settings: Settings, publisher: Publisher | None = None) -> Starlette:
+    """Build the ingress; ``publisher`` defaults to one on ``settings``' broker."""
+    secrets = tuple(secret.encode() for secret in settings.webhook_secrets)
+    topics = Topics.with_prefix(settings.topic_prefix)
+    state: dict[str, Publisher] = {}
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        state["publisher"] = publisher or Publisher(
+            settings.kafka_bootstrap_servers, topics.stripe_events, settings.publish_timeout_s
+        )
+        yield
+        await asyncio.to_thread(state["publisher"].close)
+
+    async def webhook(request: Request) -> Response:
+        try:
+            body = await _read_body(request)
+        except BodyTooLarge:
+            return _error(413, "body_too_large", f"body exceeds {MAX_BODY_BYTES} bytes")
+        except TimeoutError:
+            return _error(408, "body_timeout", "request body arrived too slowly")
+        try:
+            verify_signature(body, request.headers.get("stripe-signature"), secrets)
+            event = parse_event(body)
+        except SignatureError as exc:
+            log.info("webhook rejected: %s", exc.reason)
+            return _error(400, exc.reason, str(exc))
+        except NotAStripeEvent as exc:
+            log.info("webhook rejected: not a Stripe event (%s)", exc)
+            return _error(400, "not_a_stripe_event", str(exc))
+        headers = [
+            (EVENT_ID_HEADER, event.id.encode()),
+            (EVENT_TYPE_HEADER, event.type.encode()),
+            (EVENT_CREATED_HEADER, str(event.created).encode()),
+        ]
+        try:
+            await state["publisher"].publish(event.routing_key, body, headers)
+        except PublishError as exc:
+            log.warning("event %s not published: %s", event.id, exc)
+            return _error(
+                503, "broker_unavailable", "event not stored; retry", **{"Retry-After": RETRY_AFTER_S}
+            )
+        return JSONResponse({"received": True, "event_id": event.id})
+
+    async def healthz(_request: Request) -> Response:
+        return JSONResponse({"status": "ok"})
+
+    async def readyz(_request: Request) -> Response:
+        if await asyncio.to_thread(state["publisher"].broker_reachable):
+            return JSONResponse({"status": "ready"})
+        return _error(503, "broker_unreachable", "Kafka did not answer", **{"Retry-After": "5"})
+
+    return Starlette(
+        routes=[
+            Route("/stripe/webhook", webhook, methods=["POST"]),
+            Route("/healthz", healthz, methods=["GET"]),
+            Route("/readyz", readyz, methods=["GET"]),
+        ],
+        lifespan=lifespan,
+    )

@@ -1,0 +1,91 @@
+"""Entitlements: the value of compacted topic ``atlas.entitlements`` (one per customer, the
+source of each ``subscriptions`` row) and the change events on ``atlas.entitlements.changes``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import orjson
+
+SCHEMA_VERSION = 1
+
+
+@dataclass(frozen=True, slots=True)
+class Entitlements:
+    """A customer's current access, derived from their subscription state and the catalog.
+
+    ``status`` is Atlas's status (``none`` when the customer has no subscription);
+    ``stripe_status`` is Stripe's own status of the subscription it was derived from.
+    ``version`` only grows for a customer: consumers drop anything not newer than what they hold.
+    """
+
+    customer_id: str
+    user_id: str | None
+    subscription_id: str | None
+    plan: str
+    status: str
+    stripe_status: str | None
+    price_id: str | None
+    current_period_end: int | None
+    cancel_at_period_end: bool
+    features: tuple[str, ...]
+    feature_bits: int
+    limits: dict[str, int]
+    banner: str | None
+    unknown_price: bool
+    version: int
+    source_event_id: str | None
+
+    def view(self) -> dict[str, Any]:
+        """Everything but the version stamps: two entitlements with equal views grant the same."""
+        data = asdict(self)
+        del data["version"], data["source_event_id"]
+        return data
+
+    def to_json(self) -> bytes:
+        return orjson.dumps({"schema": SCHEMA_VERSION, **asdict(self)})
+
+    @classmethod
+    def from_json(cls, raw: bytes | str) -> Entitlements:
+        data = orjson.loads(raw)
+        data.pop("schema", None)
+        data["features"] = tuple(data["features"])
+        return cls(**data)
+
+
+@dataclass(frozen=True, slots=True)
+class EntitlementChange:
+    """One change of a customer's access; ``entitlements`` carries the full new state."""
+
+    customer_id: str
+    user_id: str | None
+    plan: str
+    status: str
+    features: tuple[str, ...]
+    granted: tuple[str, ...]
+    revoked: tuple[str, ...]
+    event_id: str | None
+    version: int
+    entitlements: Entitlements
+
+    def to_json(self) -> bytes:
+        return orjson.dumps({"schema": SCHEMA_VERSION, **asdict(self)})
+
+
+def change_between(previous: Entitlements | None, current: Entitlements) -> EntitlementChange:
+    before = set(previous.features) if previous else set()
+    after = set(current.features)
+    return EntitlementChange(
+        customer_id=current.customer_id,
+        user_id=current.user_id,
+        plan=current.plan,
+        status=current.status,
+        features=current.features,
+        granted=tuple(sorted(after - before)),
+        revoked=tuple(sorted(before - after)),
+        event_id=current.source_event_id,
+        version=current.version,
+        entitlements=current,
+    )

@@ -1,0 +1,86 @@
+"""Per-customer subscription state: the value of topic ``atlas.subscriptions`` and of the
+worker's table.
+
+The state is a set of last-writer-wins registers, each stamped with the version of the Stripe
+event that wrote it, so folding a customer's events in any order gives the same state. See
+``streams/ordering.py`` for how versions compare.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+# Every subscription-level register is keyed by Stripe subscription id. Two special keys:
+ANY_SUBSCRIPTION = "*"  # an invoice that names no subscription: it applies to the current one
+UNIDENTIFIED_SUBSCRIPTION = "-"  # 2012-era subscription objects carry no id
+
+Version = list[Any]  # JSON-friendly; compared as a tuple, see streams/ordering.py
+
+
+@dataclass(slots=True)
+class SubscriptionSnapshot:
+    """What a subscription object in an event said about the subscription."""
+
+    subscription_id: str
+    price_ids: list[str]
+    status: str
+    current_period_end: int | None
+    cancel_at_period_end: bool
+    version: Version
+
+
+@dataclass(slots=True)
+class PaymentOutcome:
+    """The latest invoice payment result seen for a subscription."""
+
+    succeeded: bool
+    invoice_id: str | None
+    price_ids: list[str]
+    period_end: int | None
+    version: Version
+
+
+@dataclass(slots=True)
+class UserLink:
+    """The application's user id for this customer (from Checkout or metadata)."""
+
+    user_id: str
+    version: Version
+
+
+@dataclass(slots=True)
+class CustomerState:
+    customer_id: str
+    user: UserLink | None = None
+    snapshots: dict[str, SubscriptionSnapshot] = field(default_factory=dict)
+    payments: dict[str, PaymentOutcome] = field(default_factory=dict)
+    checkout_subscription_ids: list[str] = field(default_factory=list)
+    deleted_version: Version | None = None
+    seen_event_ids: list[str] = field(default_factory=list)
+    last_event_id: str | None = None
+    version: int = 0
+
+    def to_json(self) -> bytes:
+        return orjson.dumps(self)
+
+    @classmethod
+    def from_json(cls, raw: bytes | str) -> CustomerState:
+        return cls.from_dict(orjson.loads(raw))
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> CustomerState:
+        user = data.get("user")
+        return cls(
+            customer_id=data["customer_id"],
+            user=UserLink(**user) if user else None,
+            snapshots={k: SubscriptionSnapshot(**v) for k, v in data["snapshots"].items()},
+            payments={k: PaymentOutcome(**v) for k, v in data["payments"].items()},
+            checkout_subscription_ids=list(data["checkout_subscription_ids"]),
+            deleted_version=data.get("deleted_version"),
+            seen_event_ids=list(data["seen_event_ids"]),
+            last_event_id=data.get("last_event_id"),
+            version=int(data["version"]),
+        )

@@ -1,0 +1,37 @@
+"""Topic names, in one place. A prefix lets several deployments (or tests) share one broker."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+EVENT_ID_HEADER = "stripe-event-id"
+EVENT_TYPE_HEADER = "stripe-event-type"
+EVENT_CREATED_HEADER = "stripe-event-created"
+
+
+@dataclass(frozen=True)
+class Topics:
+    """Every topic Atlas reads or writes; all are keyed by Stripe customer id."""
+
+    stripe_events: str
+    subscriptions: str
+    entitlements: str
+    entitlement_changes: str
+    invoices: str
+    timers: str
+
+    @classmethod
+    def with_prefix(cls, prefix: str = "") -> Topics:
+        return cls(
+            stripe_events=f"{prefix}stripe.events",
+            subscriptions=f"{prefix}atlas.subscriptions",
+            entitlements=f"{prefix}atlas.entitlements",
+            entitlement_changes=f"{prefix}atlas.entitlements.changes",
+            invoices=f"{prefix}atlas.invoices",
+            timers=f"{prefix}atlas.timers",
+        )
+
+    @property
+    def compacted(self) -> tuple[str, ...]:
+        """Topics holding the latest value per key; the rest keep history (time retention)."""
+        return (self.subscriptions, self.entitlements)

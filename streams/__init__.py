@@ -1,0 +1,1 @@
+"""The Faust worker: folds Stripe events into per-customer state and emits entitlements."""

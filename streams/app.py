@@ -1,0 +1,140 @@
+"""The Faust worker app: one agent folds ``stripe.events`` (and timer ticks) per customer.
+
+At-least-once: Faust commits an input offset only after the agent has processed it, so a crash
+replays a few events; the fold drops duplicates by event id and every register is
+last-writer-wins, so a replayed event changes nothing and emits nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import Counter
+from typing import Any
+
+import faust
+import orjson
+from faust.types import EventT
+
+from atlas.catalog import Catalog
+from atlas.settings import Settings
+from schemas.stripe_event import NotAStripeEvent, event_from_mapping
+from schemas.topics import Topics
+from streams.customer_records import CustomerRecord
+from streams.processor import CustomerProcessor, Outcome
+from streams.subscription_fetcher import SubscriptionFetcher
+
+log = logging.getLogger(__name__)
+
+TABLE_NAME = "customers"
+
+
+def _kafka_url(bootstrap: str) -> str:
+    return ";".join(f"kafka://{server.strip()}" for server in bootstrap.split(","))
+
+
+def create_app(settings: Settings, catalog: Catalog) -> faust.App:
+    """Build the worker; ``app.main()`` or ``faust.Worker(app).execute_from_commandline()`` runs it."""
+    topics = Topics.with_prefix(settings.topic_prefix)
+    app = faust.App(
+        f"{settings.topic_prefix}{settings.worker_id}",
+        broker=_kafka_url(settings.kafka_bootstrap_servers),
+        store=settings.worker_store,
+        datadir=str(settings.worker_data_dir),
+        web_enabled=False,
+        topic_partitions=settings.topic_partitions,
+        topic_allow_declare=False,
+        processing_guarantee="at_least_once",
+        producer_acks=-1,
+        broker_rebalance_timeout=settings.rebalance_timeout_ms / 1000,
+        broker_session_timeout=min(60.0, settings.rebalance_timeout_ms / 1000),
+        broker_heartbeat_interval=min(3.0, settings.rebalance_timeout_ms / 3000),
+        recovery_consistency_check=settings.worker_store.startswith("memory://"),
+    )
+    inputs = app.topic(
+        topics.stripe_events,
+        topics.timers,
+        key_serializer="raw",
+        value_serializer="raw",
+        partitions=settings.topic_partitions,
+    )
+    outputs = {
+        name: app.topic(name, key_serializer="raw", value_serializer="raw")
+        for name in (
+            topics.subscriptions,
+            topics.entitlements,
+            topics.entitlement_changes,
+            topics.invoices,
+        )
+    }
+    timer_topic = app.topic(topics.timers, key_serializer="raw", value_serializer="raw")
+    table = app.Table(
+        TABLE_NAME,
+        default=None,
+        schema=faust.Schema(key_serializer="raw", value_serializer="raw"),
+        partitions=settings.topic_partitions,
+    )
+    processor = CustomerProcessor(catalog, topics)
+    fetcher = SubscriptionFetcher.from_settings(settings)
+    counts: Counter[str] = Counter()
+    app.atlas_counts = counts  # type: ignore[attr-defined]  # read by tests and metrics
+
+    async def emit(key: bytes, outcome: Outcome) -> None:
+        table[key] = outcome.record.to_json()
+        for topic, value in outcome.messages:
+            await outputs[topic].send(key=key, value=value)
+
+    async def on_stripe_event(key: bytes, value: bytes) -> None:
+        try:
+            event = event_from_mapping(orjson.loads(value))
+        except (orjson.JSONDecodeError, NotAStripeEvent, TypeError) as exc:
+            counts["invalid"] += 1
+            log.error("skipping a record on %s that is not a Stripe event: %s", topics.stripe_events, exc)
+            return
+        if event.customer_id is None:
+            counts[f"no_customer:{event.type}"] += 1
+            return
+        raw = table.get(key)
+        record = CustomerRecord.from_json(raw) if raw else None
+        outcome = processor.on_event(record, event, int(time.time()))
+        fold = outcome.fold
+        assert fold is not None
+        counts["duplicate" if fold.duplicate else event.type if fold.handled else "unhandled"] += 1
+        if fold.subscription_to_fetch and fetcher is not None:
+            subscription = await fetcher.fetch(fold.subscription_to_fetch)
+            if subscription is not None:
+                outcome = processor.on_fetched_subscription(outcome, subscription, event, int(time.time()))
+        await emit(key, outcome)
+
+    async def on_tick(key: bytes) -> None:
+        raw = table.get(key)
+        if raw is None:
+            return
+        record = CustomerRecord.from_json(raw)
+        if record.due_at is None or record.due_at > time.time():
+            return
+        counts["timer"] += 1
+        await emit(key, processor.on_tick(record, int(time.time())))
+
+    @app.agent(inputs, name="fold-customers")
+    async def fold_customers(stream: Any) -> None:
+        event: EventT
+        async for event in stream.events():
+            key = event.key
+            if not isinstance(key, bytes):
+                counts["no_key"] += 1
+                continue
+            if event.message.topic == topics.timers:
+                await on_tick(key)
+            else:
+                await on_stripe_event(key, event.value)
+
+    @app.timer(settings.timer_interval_s)
+    async def find_due_customers() -> None:
+        now = time.time()
+        for key, raw in list(table.items()):
+            due_at = orjson.loads(raw).get("due_at")
+            if due_at is not None and due_at <= now:
+                await timer_topic.send(key=key, value=b"{}")
+
+    return app

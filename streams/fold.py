@@ -1,0 +1,206 @@
+"""Fold one Stripe event into a customer's state. Pure: no I/O, no clock.
+
+A registry maps each handled event type to its handler; every handler only writes registers
+whose version the event supersedes (see ``streams/ordering.py``), so any order and any
+duplication of a customer's events folds to the same state. Types not in the registry are
+acknowledged and counted by the caller, never fatal.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from schemas.invoices import InvoiceRecord
+from schemas.stripe_event import StripeEvent
+from schemas.subscription_state import (
+    CustomerState,
+    PaymentOutcome,
+    SubscriptionSnapshot,
+    UserLink,
+)
+from streams import stripe_objects as so
+from streams.ordering import (
+    event_version,
+    payment_version,
+    snapshot_version,
+    supersedes,
+)
+
+SEEN_EVENT_IDS_KEPT = 256  # duplicates older than this are still harmless: registers are LWW
+
+
+@dataclass(frozen=True, slots=True)
+class FoldResult:
+    handled: bool
+    duplicate: bool
+    changed: bool
+    invoice: InvoiceRecord | None = None
+    subscription_to_fetch: str | None = None  # Checkout named a subscription we know nothing of
+
+
+Handler = Callable[[CustomerState, StripeEvent], FoldResult]
+
+
+def fold(state: CustomerState, event: StripeEvent) -> FoldResult:
+    """Apply ``event`` to ``state`` in place and say what happened."""
+    handler = HANDLERS.get(event.type)
+    if handler is None:
+        return FoldResult(handled=False, duplicate=False, changed=False)
+    if event.id in state.seen_event_ids:
+        return FoldResult(handled=True, duplicate=True, changed=False)
+    result = handler(state, event)
+    state.seen_event_ids.append(event.id)
+    del state.seen_event_ids[:-SEEN_EVENT_IDS_KEPT]
+    if result.changed:
+        state.last_event_id = event.id
+    return result
+
+
+def _unchanged() -> FoldResult:
+    return FoldResult(handled=True, duplicate=False, changed=False)
+
+
+def _record_snapshot(state: CustomerState, sub: so.Obj, event: StripeEvent, status: str) -> bool:
+    sub_id = so.subscription_id(sub)
+    version = snapshot_version(event.created, status, event.id)
+    current = state.snapshots.get(sub_id)
+    if not supersedes(version, current.version if current else None):
+        return False
+    state.snapshots[sub_id] = SubscriptionSnapshot(
+        subscription_id=sub_id,
+        price_ids=so.subscription_price_ids(sub),
+        status=status,
+        current_period_end=so.subscription_period_end(sub),
+        cancel_at_period_end=bool(sub.get("cancel_at_period_end")),
+        version=version,
+    )
+    return True
+
+
+def _link_user(state: CustomerState, user_id: str | None, event: StripeEvent) -> bool:
+    if user_id is None:
+        return False
+    version = event_version(event.created, event.id)
+    if not supersedes(version, state.user.version if state.user else None):
+        return False
+    changed = state.user is None or state.user.user_id != user_id
+    state.user = UserLink(user_id=user_id, version=version)
+    return changed
+
+
+def on_subscription(state: CustomerState, event: StripeEvent) -> FoldResult:
+    sub = event.object
+    status = "canceled" if event.type == "customer.subscription.deleted" else None
+    changed = _record_snapshot(state, sub, event, status or so.subscription_status(sub))
+    changed |= _link_user(state, so.metadata_user_id(sub), event)
+    return FoldResult(handled=True, duplicate=False, changed=changed)
+
+
+def on_checkout_completed(state: CustomerState, event: StripeEvent) -> FoldResult:
+    session = event.object
+    changed = _link_user(state, so.checkout_user_id(session), event)
+    sub_id, expanded = so.checkout_subscription(session)
+    if expanded is not None:
+        changed |= _record_snapshot(state, expanded, event, so.subscription_status(expanded))
+    if sub_id and sub_id not in state.checkout_subscription_ids:
+        state.checkout_subscription_ids = sorted([*state.checkout_subscription_ids, sub_id])
+        changed = True
+    missing = sub_id if sub_id and sub_id not in state.snapshots else None
+    return FoldResult(handled=True, duplicate=False, changed=changed, subscription_to_fetch=missing)
+
+
+def apply_fetched_subscription(
+    state: CustomerState, subscription: so.Obj, checkout: StripeEvent
+) -> bool:
+    """Record a subscription fetched from the API after ``checkout`` named it; it is stamped
+    with the checkout's version, so any later subscription event still supersedes it."""
+    changed = _record_snapshot(state, subscription, checkout, so.subscription_status(subscription))
+    if changed:
+        state.last_event_id = checkout.id
+    return changed
+
+
+def _on_payment(state: CustomerState, event: StripeEvent, succeeded: bool) -> FoldResult:
+    invoice = event.object
+    record = so.invoice_record(event)
+    sub_id = so.invoice_subscription_id(invoice)
+    if sub_id is None:  # a one-off invoice: logged, no effect on access
+        return FoldResult(handled=True, duplicate=False, changed=False, invoice=record)
+    version = payment_version(event.created, succeeded, event.id)
+    current = state.payments.get(sub_id)
+    changed = supersedes(version, current.version if current else None)
+    if changed:
+        state.payments[sub_id] = PaymentOutcome(
+            succeeded=succeeded,
+            invoice_id=record.invoice_id if record else None,
+            price_ids=so.invoice_price_ids(invoice),
+            period_end=so.invoice_period_end(invoice),
+            version=version,
+        )
+    return FoldResult(handled=True, duplicate=False, changed=changed, invoice=record)
+
+
+def on_payment_failed(state: CustomerState, event: StripeEvent) -> FoldResult:
+    return _on_payment(state, event, succeeded=False)
+
+
+def on_payment_succeeded(state: CustomerState, event: StripeEvent) -> FoldResult:
+    return _on_payment(state, event, succeeded=True)
+
+
+def on_invoice_logged(state: CustomerState, event: StripeEvent) -> FoldResult:
+    return FoldResult(handled=True, duplicate=False, changed=False, invoice=so.invoice_record(event))
+
+
+def on_customer(state: CustomerState, event: StripeEvent) -> FoldResult:
+    customer = event.object
+    changed = _link_user(state, so.metadata_user_id(customer), event)
+    for sub in so.embedded_subscriptions(customer):
+        changed |= _record_snapshot(state, sub, event, so.subscription_status(sub))
+    return FoldResult(handled=True, duplicate=False, changed=changed)
+
+
+def on_customer_deleted(state: CustomerState, event: StripeEvent) -> FoldResult:
+    version = event_version(event.created, event.id)
+    changed = supersedes(version, state.deleted_version)
+    if changed:
+        state.deleted_version = version
+    return FoldResult(handled=True, duplicate=False, changed=changed)
+
+
+HANDLERS: dict[str, Handler] = {
+    "checkout.session.completed": on_checkout_completed,
+    "checkout.session.async_payment_succeeded": on_checkout_completed,
+    "customer.created": on_customer,
+    "customer.updated": on_customer,
+    "customer.deleted": on_customer_deleted,
+    **{
+        f"customer.subscription.{action}": on_subscription
+        for action in (
+            "created",
+            "updated",
+            "deleted",
+            "paused",
+            "resumed",
+            "trial_will_end",
+            "pending_update_applied",
+            "pending_update_expired",
+        )
+    },
+    "invoice.payment_failed": on_payment_failed,
+    "invoice.payment_succeeded": on_payment_succeeded,
+    "invoice.paid": on_payment_succeeded,
+    **{
+        f"invoice.{action}": on_invoice_logged
+        for action in (
+            "created",
+            "finalized",
+            "updated",
+            "voided",
+            "marked_uncollectible",
+            "payment_action_required",
+        )
+    },
+}
+HANDLED_EVENT_TYPES = frozenset(HANDLERS)

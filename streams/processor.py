@@ -1,0 +1,97 @@
+"""Turn one input (a Stripe event or a timer tick) into a customer's new record and the
+messages to emit. No Kafka here: the Faust agent in ``streams/app.py`` feeds it and sends.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from atlas.catalog import Catalog
+from schemas.entitlements import change_between
+from schemas.stripe_event import StripeEvent
+from schemas.subscription_state import CustomerState
+from schemas.topics import Topics
+from streams.customer_records import CustomerRecord
+from streams.derive import derive_entitlements, next_transition
+from streams.fold import FoldResult, apply_fetched_subscription, fold
+
+log = logging.getLogger(__name__)
+
+VERSION_SECONDS_SHIFT = 20  # version = max(previous + 1, event second << 20): grows, replays equal
+
+
+@dataclass(slots=True)
+class Outcome:
+    record: CustomerRecord
+    messages: list[tuple[str, bytes]] = field(default_factory=list)  # (topic, value)
+    fold: FoldResult | None = None
+
+
+class CustomerProcessor:
+    def __init__(self, catalog: Catalog, topics: Topics) -> None:
+        self.catalog = catalog
+        self.topics = topics
+
+    def on_event(self, record: CustomerRecord | None, event: StripeEvent, now: int) -> Outcome:
+        customer = event.customer_id
+        assert customer is not None, "events without a customer are not folded"
+        record = record or CustomerRecord(state=CustomerState(customer_id=customer))
+        result = fold(record.state, event)
+        outcome = Outcome(record=record, fold=result)
+        if result.invoice is not None:
+            outcome.messages.append((self.topics.invoices, result.invoice.to_json()))
+        if result.changed:
+            self._bump_version(record.state, event.created)
+            outcome.messages.append((self.topics.subscriptions, _public_state(record.state)))
+            self._emit_if_changed(outcome, now, event.created)
+        return outcome
+
+    def on_fetched_subscription(
+        self, outcome: Outcome, subscription: Mapping[str, Any], checkout: StripeEvent, now: int
+    ) -> Outcome:
+        """Checkout named a subscription no event described yet; the API answered for it."""
+        record = outcome.record
+        if apply_fetched_subscription(record.state, subscription, checkout):
+            self._bump_version(record.state, checkout.created)
+            outcome.messages.append((self.topics.subscriptions, _public_state(record.state)))
+            self._emit_if_changed(outcome, now, checkout.created)
+        return outcome
+
+    def on_tick(self, record: CustomerRecord, now: int) -> Outcome:
+        """A timer found the record due: re-derive, since time alone may have changed access."""
+        outcome = Outcome(record=record)
+        self._emit_if_changed(outcome, now, record.due_at or now)
+        return outcome
+
+    def _bump_version(self, state: CustomerState, second: int) -> None:
+        state.version = max(state.version + 1, second << VERSION_SECONDS_SHIFT)
+
+    def _emit_if_changed(self, outcome: Outcome, now: int, second: int) -> None:
+        record = outcome.record
+        candidate = derive_entitlements(record.state, self.catalog, now, record.state.version)
+        record.due_at = next_transition(record.state, self.catalog, now)
+        if record.emitted is not None and record.emitted.view() == candidate.view():
+            return
+        if record.emitted is not None and candidate.version <= record.emitted.version:
+            self._bump_version(record.state, second)
+            candidate = replace(candidate, version=record.state.version)
+        if candidate.unknown_price:
+            log.error(
+                "customer %s has price %s that no plan tier lists; granting the free tier "
+                "(set STRIPE_PRICE_ID_<TIER> or the catalog's price_ids)",
+                candidate.customer_id,
+                candidate.price_id,
+            )
+        change = change_between(record.emitted, candidate)
+        record.emitted = candidate
+        outcome.messages.append((self.topics.entitlements, candidate.to_json()))
+        outcome.messages.append((self.topics.entitlement_changes, change.to_json()))
+
+
+def _public_state(state: CustomerState) -> bytes:
+    """The state as published on ``atlas.subscriptions``: without the dedup bookkeeping."""
+    public = replace(state, seen_event_ids=[])
+    return public.to_json()
