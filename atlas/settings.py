@@ -39,7 +39,8 @@ class Settings:
     worker_id: str
     worker_store: str
     worker_data_dir: Path
-    rebalance_timeout_ms: int
+    group_timeout_ms: int
+    worker_producer_batch_bytes: int | None
 
 
 def _split(raw: str) -> tuple[str, ...]:
@@ -57,6 +58,15 @@ def _positive_number(env: Mapping[str, str], name: str, default: float) -> float
     if value <= 0:
         raise SettingsError(f"{name} must be greater than 0, got {raw!r}")
     return value
+
+
+def _optional_int(env: Mapping[str, str], name: str) -> int | None:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return None
+    if not raw.isdigit() or int(raw) < 1:
+        raise SettingsError(f"{name} must be a whole number >= 1, got {raw!r}")
+    return int(raw)
 
 
 def _price_ids(env: Mapping[str, str]) -> dict[str, tuple[str, ...]]:
@@ -135,5 +145,6 @@ def load_settings(
         worker_id=env.get("ATLAS_WORKER_ID", "atlas-worker").strip() or "atlas-worker",
         worker_store=worker_store,
         worker_data_dir=Path(env.get("ATLAS_WORKER_DATA_DIR", ".atlas/worker-data")),
-        rebalance_timeout_ms=int(_positive_number(env, "ATLAS_REBALANCE_TIMEOUT_MS", 60000)),
+        group_timeout_ms=int(_positive_number(env, "ATLAS_GROUP_TIMEOUT_MS", 30000)),
+        worker_producer_batch_bytes=_optional_int(env, "ATLAS_WORKER_PRODUCER_BATCH_BYTES"),
     )

@@ -44,15 +44,21 @@ class Entitlements:
         del data["version"], data["source_event_id"]
         return data
 
+    def to_dict(self) -> dict[str, Any]:
+        return {"schema": SCHEMA_VERSION, **asdict(self)}
+
     def to_json(self) -> bytes:
-        return orjson.dumps({"schema": SCHEMA_VERSION, **asdict(self)})
+        return orjson.dumps(self.to_dict())
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Entitlements:
+        fields = {key: value for key, value in data.items() if key != "schema"}
+        fields["features"] = tuple(fields["features"])
+        return cls(**fields)
 
     @classmethod
     def from_json(cls, raw: bytes | str) -> Entitlements:
-        data = orjson.loads(raw)
-        data.pop("schema", None)
-        data["features"] = tuple(data["features"])
-        return cls(**data)
+        return cls.from_dict(orjson.loads(raw))
 
 
 @dataclass(frozen=True, slots=True)

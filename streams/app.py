@@ -36,6 +36,10 @@ def _kafka_url(bootstrap: str) -> str:
 def create_app(settings: Settings, catalog: Catalog) -> faust.App:
     """Build the worker; ``app.main()`` or ``faust.Worker(app).execute_from_commandline()`` runs it."""
     topics = Topics.with_prefix(settings.topic_prefix)
+    group_timeout_s = settings.group_timeout_ms / 1000
+    producer_batch: dict[str, Any] = {}
+    if settings.worker_producer_batch_bytes is not None:
+        producer_batch["producer_max_batch_size"] = settings.worker_producer_batch_bytes
     app = faust.App(
         f"{settings.topic_prefix}{settings.worker_id}",
         broker=_kafka_url(settings.kafka_bootstrap_servers),
@@ -43,13 +47,16 @@ def create_app(settings: Settings, catalog: Catalog) -> faust.App:
         datadir=str(settings.worker_data_dir),
         web_enabled=False,
         topic_partitions=settings.topic_partitions,
-        topic_allow_declare=False,
         processing_guarantee="at_least_once",
         producer_acks=-1,
-        broker_rebalance_timeout=settings.rebalance_timeout_ms / 1000,
-        broker_session_timeout=min(60.0, settings.rebalance_timeout_ms / 1000),
-        broker_heartbeat_interval=min(3.0, settings.rebalance_timeout_ms / 3000),
+        broker_session_timeout=group_timeout_s,
+        broker_rebalance_timeout=group_timeout_s,
+        broker_heartbeat_interval=min(3.0, group_timeout_s / 6),
+        broker_request_timeout=max(90.0, group_timeout_s * 2),
+        broker_commit_interval=1.0,
+        consumer_max_fetch_size=8 * 1024 * 1024,
         recovery_consistency_check=settings.worker_store.startswith("memory://"),
+        **producer_batch,
     )
     inputs = app.topic(
         topics.stripe_events,
@@ -68,19 +75,15 @@ def create_app(settings: Settings, catalog: Catalog) -> faust.App:
         )
     }
     timer_topic = app.topic(topics.timers, key_serializer="raw", value_serializer="raw")
-    table = app.Table(
-        TABLE_NAME,
-        default=None,
-        schema=faust.Schema(key_serializer="raw", value_serializer="raw"),
-        partitions=settings.topic_partitions,
-    )
+    # str keys and JSON values: Faust ignores a raw table schema, and recovery then fails.
+    table = app.Table(TABLE_NAME, default=None, partitions=settings.topic_partitions)
     processor = CustomerProcessor(catalog, topics)
     fetcher = SubscriptionFetcher.from_settings(settings)
     counts: Counter[str] = Counter()
     app.atlas_counts = counts  # type: ignore[attr-defined]  # read by tests and metrics
 
     async def emit(key: bytes, outcome: Outcome) -> None:
-        table[key] = outcome.record.to_json()
+        table[key.decode()] = outcome.record.to_dict()
         for topic, value in outcome.messages:
             await outputs[topic].send(key=key, value=value)
 
@@ -94,8 +97,8 @@ def create_app(settings: Settings, catalog: Catalog) -> faust.App:
         if event.customer_id is None:
             counts[f"no_customer:{event.type}"] += 1
             return
-        raw = table.get(key)
-        record = CustomerRecord.from_json(raw) if raw else None
+        stored = table.get(key.decode())
+        record = CustomerRecord.from_dict(stored) if stored else None
         outcome = processor.on_event(record, event, int(time.time()))
         fold = outcome.fold
         assert fold is not None
@@ -107,10 +110,10 @@ def create_app(settings: Settings, catalog: Catalog) -> faust.App:
         await emit(key, outcome)
 
     async def on_tick(key: bytes) -> None:
-        raw = table.get(key)
-        if raw is None:
+        stored = table.get(key.decode())
+        if stored is None:
             return
-        record = CustomerRecord.from_json(raw)
+        record = CustomerRecord.from_dict(stored)
         if record.due_at is None or record.due_at > time.time():
             return
         counts["timer"] += 1
@@ -132,9 +135,9 @@ def create_app(settings: Settings, catalog: Catalog) -> faust.App:
     @app.timer(settings.timer_interval_s)
     async def find_due_customers() -> None:
         now = time.time()
-        for key, raw in list(table.items()):
-            due_at = orjson.loads(raw).get("due_at")
+        for key, stored in list(table.items()):
+            due_at = stored.get("due_at")
             if due_at is not None and due_at <= now:
-                await timer_topic.send(key=key, value=b"{}")
+                await timer_topic.send(key=key.encode(), value=b"{}")
 
     return app

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
-
-import orjson
 
 from schemas.entitlements import Entitlements
 from schemas.subscription_state import CustomerState
@@ -17,21 +15,19 @@ class CustomerRecord:
     emitted: Entitlements | None = None
     due_at: int | None = None  # when derived entitlements change with no new event
 
-    def to_json(self) -> bytes:
-        return orjson.dumps(
-            {
-                "state": self.state,
-                "emitted": orjson.loads(self.emitted.to_json()) if self.emitted else None,
-                "due_at": self.due_at,
-            }
-        )
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict: what the worker's table (and its changelog) holds."""
+        return {
+            "state": asdict(self.state),
+            "emitted": self.emitted.to_dict() if self.emitted else None,
+            "due_at": self.due_at,
+        }
 
     @classmethod
-    def from_json(cls, raw: bytes) -> CustomerRecord:
-        data: dict[str, Any] = orjson.loads(raw)
+    def from_dict(cls, data: dict[str, Any]) -> CustomerRecord:
         emitted = data.get("emitted")
         return cls(
             state=CustomerState.from_dict(data["state"]),
-            emitted=Entitlements.from_json(orjson.dumps(emitted)) if emitted else None,
+            emitted=Entitlements.from_dict(emitted) if emitted else None,
             due_at=data.get("due_at"),
         )

@@ -1,0 +1,97 @@
+"""The ``atlas`` command. Each subcommand reads its settings from the environment at start and
+stops with a one-line message naming the variable when one is missing or malformed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from collections.abc import Callable, Sequence
+
+from atlas.errors import AtlasError
+
+Command = Callable[[argparse.Namespace], int]
+
+
+def _ingress(args: argparse.Namespace) -> int:
+    from atlas.services import run_ingress
+
+    return run_ingress(args.host, args.port)
+
+
+def _worker(_args: argparse.Namespace) -> int:
+    from atlas.services import run_worker
+
+    return run_worker()
+
+
+def _sink(_args: argparse.Namespace) -> int:
+    from atlas.services import run_sink
+
+    return run_sink()
+
+
+def _migrate(_args: argparse.Namespace) -> int:
+    from atlas.services import run_migrate
+
+    return run_migrate()
+
+
+def _dev(args: argparse.Namespace) -> int:
+    from atlas.dev import run_dev
+
+    return run_dev(args.host, args.port)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="atlas", description="Stripe billing events in, per-customer entitlements out."
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    ingress = commands.add_parser("ingress", help="serve POST /stripe/webhook")
+    ingress.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    ingress.add_argument("--port", type=int, default=8000, help="port to bind (default 8000)")
+    ingress.set_defaults(run=_ingress)
+
+    commands.add_parser("worker", help="run the Faust worker that folds events").set_defaults(
+        run=_worker
+    )
+    commands.add_parser("sink", help="write entitlements and invoices to Postgres").set_defaults(
+        run=_sink
+    )
+    commands.add_parser("migrate", help="create or upgrade the Postgres schema").set_defaults(
+        run=_migrate
+    )
+
+    dev = commands.add_parser("dev", help="run everything locally on embedded Kafka and Postgres")
+    dev.add_argument("--host", default="127.0.0.1", help="ingress address (default 127.0.0.1)")
+    dev.add_argument("--port", type=int, default=8000, help="ingress port (default 8000)")
+    dev.set_defaults(run=_dev)
+    return parser
+
+
+def _configure_logging(level: str) -> None:
+    """Atlas's own loggers at ``level``; libraries (Faust, aiokafka, alembic…) at WARNING."""
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    for package in ("atlas", "ingress", "streams", "sinks"):
+        logging.getLogger(package).setLevel(level)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    _configure_logging(os.environ.get("ATLAS_LOG_LEVEL", "INFO").upper())
+    run: Command = args.run
+    try:
+        return run(args)
+    except AtlasError as exc:
+        print(f"atlas {args.command}: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

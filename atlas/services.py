@@ -1,0 +1,80 @@
+"""Entry points of the long-running services, composed from settings (used by ``atlas``)."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+
+from atlas.catalog import load_catalog
+from atlas.kafka_topics import ensure_topics
+from atlas.settings import Settings, load_settings
+from schemas.topics import Topics
+
+
+def _ensure_topics(settings: Settings) -> None:
+    topics = Topics.with_prefix(settings.topic_prefix)
+    ensure_topics(settings.kafka_bootstrap_servers, topics, settings.topic_partitions)
+
+
+def run_ingress(host: str, port: int) -> int:
+    import uvicorn
+
+    from ingress.app import create_app
+
+    settings = load_settings(need_webhook_secret=True)
+    _ensure_topics(settings)
+    uvicorn.run(
+        create_app(settings),
+        host=host,
+        port=port,
+        log_level="warning",
+        timeout_keep_alive=30,
+        limit_concurrency=4096,
+    )
+    return 0
+
+
+def run_worker() -> int:
+    import faust
+
+    from streams.app import create_app
+
+    settings = load_settings()
+    catalog = load_catalog(settings.catalog_path, settings.price_ids)
+    _ensure_topics(settings)
+    settings.worker_data_dir.mkdir(parents=True, exist_ok=True)
+    app = create_app(settings, catalog)
+    worker = faust.Worker(app, loglevel="WARNING", override_logging=False)
+    worker.execute_from_commandline()
+    return 0
+
+
+def run_sink() -> int:
+    from sinks.database import async_engine
+    from sinks.runner import PostgresSink
+
+    settings = load_settings(need_database=True)
+    _ensure_topics(settings)
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, stop.set)
+        engine = async_engine(settings.database_url)
+        try:
+            await PostgresSink(settings, engine).run(stop)
+        finally:
+            await engine.dispose()
+
+    asyncio.run(main())
+    return 0
+
+
+def run_migrate() -> int:
+    from sinks.database import migrate
+
+    settings = load_settings(need_database=True)
+    migrate(settings.database_url)
+    print("atlas migrate: schema is up to date")
+    return 0

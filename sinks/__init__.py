@@ -1,0 +1,1 @@
+"""Sinks: consume the entitlement topics and write them where applications read them."""

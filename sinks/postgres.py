@@ -1,0 +1,106 @@
+"""Idempotent upserts of entitlements and invoices into Postgres.
+
+A row only moves forward: an entitlement is written when its ``version`` is greater than the
+row's, an invoice when its ``(event_created, status_rank, last_event_id)`` is. Reprocessing a
+topic from the start therefore leaves the tables as they are.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import func, tuple_
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from schemas.entitlements import Entitlements
+from schemas.invoices import InvoiceRecord
+from sinks.models import invoices, subscriptions
+
+_INVOICE_STATUS_RANK = {"draft": 0, "open": 1, "paid": 2, "uncollectible": 2, "void": 3}
+
+
+def _timestamp(seconds: int | None) -> datetime | None:
+    return None if seconds is None else datetime.fromtimestamp(seconds, tz=UTC)
+
+
+def subscription_row(entitlements: Entitlements) -> dict[str, Any]:
+    return {
+        "stripe_customer_id": entitlements.customer_id,
+        "user_id": entitlements.user_id,
+        "stripe_subscription_id": entitlements.subscription_id,
+        "plan": entitlements.plan,
+        "status": entitlements.status,
+        "stripe_status": entitlements.stripe_status,
+        "price_id": entitlements.price_id,
+        "current_period_end": _timestamp(entitlements.current_period_end),
+        "cancel_at_period_end": entitlements.cancel_at_period_end,
+        "features": list(entitlements.features),
+        "feature_bits": entitlements.feature_bits,
+        "limits": entitlements.limits,
+        "banner": entitlements.banner,
+        "unknown_price": entitlements.unknown_price,
+        "version": entitlements.version,
+        "source_event_id": entitlements.source_event_id,
+    }
+
+
+def invoice_row(record: InvoiceRecord) -> dict[str, Any]:
+    return {
+        "stripe_invoice_id": record.invoice_id,
+        "stripe_customer_id": record.customer_id,
+        "stripe_subscription_id": record.subscription_id,
+        "status": record.status,
+        "amount_due": record.amount_due,
+        "amount_paid": record.amount_paid,
+        "currency": record.currency,
+        "hosted_invoice_url": record.hosted_invoice_url,
+        "invoice_created": _timestamp(record.invoice_created),
+        "last_event_type": record.event_type,
+        "last_event_id": record.event_id,
+        "event_created": record.event_created,
+        "status_rank": _INVOICE_STATUS_RANK.get(record.status or "", 0),
+    }
+
+
+def _newest(rows: Iterable[dict[str, Any]], key: str, order: tuple[str, ...]) -> list[dict[str, Any]]:
+    """One row per key (an upsert may touch a row once): the one ordered last."""
+    best: dict[Any, dict[str, Any]] = {}
+    for row in rows:
+        current = best.get(row[key])
+        if current is None or tuple(row[c] for c in order) > tuple(current[c] for c in order):
+            best[row[key]] = row
+    return list(best.values())
+
+
+async def upsert_subscriptions(connection: AsyncConnection, batch: Iterable[Entitlements]) -> int:
+    rows = _newest(map(subscription_row, batch), "stripe_customer_id", ("version",))
+    if not rows:
+        return 0
+    statement = insert(subscriptions).values(rows)
+    excluded = statement.excluded
+    statement = statement.on_conflict_do_update(
+        index_elements=[subscriptions.c.stripe_customer_id],
+        set_={**{name: excluded[name] for name in rows[0]}, "updated_at": func.now()},
+        where=subscriptions.c.version < excluded.version,
+    )
+    result = await connection.execute(statement)
+    return result.rowcount
+
+
+async def upsert_invoices(connection: AsyncConnection, batch: Iterable[InvoiceRecord]) -> int:
+    order = ("event_created", "status_rank", "last_event_id")
+    rows = _newest(map(invoice_row, batch), "stripe_invoice_id", order)
+    if not rows:
+        return 0
+    statement = insert(invoices).values(rows)
+    excluded = statement.excluded
+    statement = statement.on_conflict_do_update(
+        index_elements=[invoices.c.stripe_invoice_id],
+        set_={**{name: excluded[name] for name in rows[0]}, "updated_at": func.now()},
+        where=tuple_(*(invoices.c[c] for c in order)) < tuple_(*(excluded[c] for c in order)),
+    )
+    result = await connection.execute(statement)
+    return result.rowcount

@@ -1,0 +1,114 @@
+"""``atlas sink``: consume ``atlas.entitlements`` and ``atlas.invoices``, upsert Postgres.
+
+At-least-once: offsets are committed only after the batch's transaction committed. While
+Postgres is unreachable the batch is retried with exponential backoff (up to 30 s between
+tries) and nothing is committed, so nothing is lost; writes are idempotent, so a batch written
+twice changes nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import Counter
+from dataclasses import dataclass, field
+
+from aiokafka import AIOKafkaConsumer, ConsumerRecord
+from aiokafka.errors import CommitFailedError
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from atlas.settings import Settings
+from schemas.entitlements import Entitlements
+from schemas.invoices import InvoiceRecord
+from schemas.topics import Topics
+from sinks.postgres import upsert_invoices, upsert_subscriptions
+
+log = logging.getLogger(__name__)
+
+MAX_BACKOFF_S = 30.0
+
+
+@dataclass
+class Batch:
+    entitlements: list[Entitlements] = field(default_factory=list)
+    invoices: list[InvoiceRecord] = field(default_factory=list)
+
+
+class PostgresSink:
+    def __init__(self, settings: Settings, engine: AsyncEngine) -> None:
+        self.topics = Topics.with_prefix(settings.topic_prefix)
+        self.settings = settings
+        self.engine = engine
+        self.counts: Counter[str] = Counter()
+
+    def _consumer(self) -> AIOKafkaConsumer:
+        group_ms = self.settings.group_timeout_ms
+        return AIOKafkaConsumer(
+            self.topics.entitlements,
+            self.topics.invoices,
+            bootstrap_servers=self.settings.kafka_bootstrap_servers,
+            group_id=f"{self.settings.topic_prefix}atlas-sink",
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            rebalance_timeout_ms=group_ms,
+            session_timeout_ms=group_ms,
+            heartbeat_interval_ms=max(100, min(3000, group_ms // 6)),
+            max_poll_interval_ms=600_000,
+        )
+
+    def _parse(self, records: list[ConsumerRecord[bytes, bytes]]) -> Batch:
+        batch = Batch()
+        for record in records:
+            try:
+                if record.topic == self.topics.entitlements:
+                    batch.entitlements.append(Entitlements.from_json(record.value))
+                else:
+                    batch.invoices.append(InvoiceRecord.from_json(record.value))
+            except (ValueError, TypeError, KeyError) as exc:
+                self.counts["invalid"] += 1
+                log.error(
+                    "skipping malformed record %s[%d]@%d: %s",
+                    record.topic,
+                    record.partition,
+                    record.offset,
+                    exc,
+                )
+        return batch
+
+    async def _write(self, batch: Batch, stop: asyncio.Event) -> bool:
+        backoff = 0.5
+        while not stop.is_set():
+            try:
+                async with self.engine.begin() as connection:
+                    self.counts["rows"] += await upsert_subscriptions(connection, batch.entitlements)
+                    self.counts["invoices"] += await upsert_invoices(connection, batch.invoices)
+                return True
+            except (OperationalError, DBAPIError, OSError) as exc:
+                self.counts["db_errors"] += 1
+                log.warning("Postgres write failed, retrying in %.1f s: %s", backoff, exc.__class__.__name__)
+                try:
+                    await asyncio.wait_for(stop.wait(), backoff)
+                except TimeoutError:
+                    pass
+                backoff = min(backoff * 2, MAX_BACKOFF_S)
+        return False
+
+    async def run(self, stop: asyncio.Event) -> None:
+        consumer = self._consumer()
+        await consumer.start()
+        try:
+            while not stop.is_set():
+                fetched = await consumer.getmany(timeout_ms=500, max_records=2000)
+                records = [record for part in fetched.values() for record in part]
+                if not records:
+                    continue
+                if not await self._write(self._parse(records), stop):
+                    break
+                try:
+                    await consumer.commit()
+                except CommitFailedError as exc:
+                    log.warning("offset commit failed (group rebalanced), will reprocess: %s", exc)
+                self.counts["records"] += len(records)
+        finally:
+            await consumer.stop()

@@ -1,0 +1,56 @@
+"""Real services for the tests: one broker and one Postgres server per test session.
+
+``KAFKA_BOOTSTRAP_SERVERS`` and ``DATABASE_URL``, when set, point the tests at existing
+services (the database URL is used as an admin connection: each module creates its own
+database); otherwise the embedded tansu broker and a throwaway Postgres are started.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from atlas.embedded import EmbeddedKafka, embedded_postgres
+from tests.support.database import create_database, drop_database
+from tests.support.pipeline import Pipeline
+
+
+@pytest.fixture(scope="session")
+def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    configured = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
+    if configured:
+        yield configured
+        return
+    log = tmp_path_factory.mktemp("tansu") / "tansu.log"
+    with EmbeddedKafka(log_path=log) as broker:
+        yield broker.bootstrap
+
+
+@pytest.fixture(scope="session")
+def postgres_admin_url() -> Iterator[str]:
+    configured = os.environ.get("DATABASE_URL")
+    if configured:
+        yield configured
+        return
+    with embedded_postgres() as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def database_url(postgres_admin_url: str) -> Iterator[str]:
+    url = create_database(postgres_admin_url)
+    yield url
+    drop_database(postgres_admin_url, url)
+
+
+@pytest.fixture(scope="module")
+def pipeline(
+    kafka_bootstrap: str, database_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Pipeline]:
+    workdir: Path = tmp_path_factory.mktemp("pipeline")
+    running = Pipeline(kafka_bootstrap, database_url, workdir).start()
+    yield running
+    running.stop()
