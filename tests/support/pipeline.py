@@ -21,6 +21,7 @@ from tests.support.database import subscription_row
 from tests.support.polling import wait_for
 
 WEBHOOK_SECRET = "whsec_test_" + "a" * 32
+ROTATED_SECRET = "whsec_test_" + "b" * 32  # also configured: secrets rotate
 PRICES = {"pro": "price_test_pro", "advisory": "price_test_advisory", "free": "price_test_free"}
 
 
@@ -37,7 +38,7 @@ class Pipeline:
             **os.environ,
             "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
             "DATABASE_URL": database_url,
-            "STRIPE_WEBHOOK_SECRET": WEBHOOK_SECRET,
+            "STRIPE_WEBHOOK_SECRET": f"{WEBHOOK_SECRET},{ROTATED_SECRET}",
             "ATLAS_TOPIC_PREFIX": self.prefix,
             "ATLAS_TOPIC_PARTITIONS": "4",
             "ATLAS_GROUP_TIMEOUT_MS": "2000",
@@ -52,13 +53,13 @@ class Pipeline:
         self.http = httpx.Client(base_url=self.url, timeout=15)
 
     def start_service(self, name: str, *args: str) -> None:
-        log = open(self.workdir / f"{name}.log", "ab")  # noqa: SIM115 - closed with the process
-        self.processes[name] = subprocess.Popen(
-            [sys.executable, "-m", "atlas.cli", name, *args],
-            env=self.env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
+        with open(self.workdir / f"{name}.log", "ab") as log:  # the child keeps its own copy
+            self.processes[name] = subprocess.Popen(
+                [sys.executable, "-m", "atlas.cli", name, *args],
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
 
     def start(self) -> Pipeline:
         self.start_service("ingress", "--port", str(self.port))
