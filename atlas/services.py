@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import logging
+import os
 import signal
 
 from atlas.catalog import load_catalog
@@ -44,7 +46,10 @@ def run_worker() -> int:
     _ensure_topics(settings)
     settings.worker_data_dir.mkdir(parents=True, exist_ok=True)
     app = create_app(settings, catalog)
-    worker = faust.Worker(app, loglevel="WARNING", override_logging=False)
+    faust_level = os.environ.get("ATLAS_FAUST_LOG_LEVEL", "WARNING").upper()
+    for library in ("faust", "mode", "aiokafka"):
+        logging.getLogger(library).setLevel(faust_level)
+    worker = faust.Worker(app, loglevel=faust_level, override_logging=False)
     worker.execute_from_commandline()
     return 0
 
