@@ -7,6 +7,7 @@ that one line and exits. Secrets are kept out of ``repr`` so they never reach a 
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import re
 from collections.abc import Mapping
@@ -41,6 +42,7 @@ class Settings:
     worker_data_dir: Path
     group_timeout_ms: int
     worker_producer_batch_bytes: int | None
+    recovery_consistency_check: bool
 
 
 def _split(raw: str) -> tuple[str, ...]:
@@ -58,6 +60,15 @@ def _positive_number(env: Mapping[str, str], name: str, default: float) -> float
     if value <= 0:
         raise SettingsError(f"{name} must be greater than 0, got {raw!r}")
     return value
+
+
+def _flag(env: Mapping[str, str], name: str, *, default: bool) -> bool:
+    raw = env.get(name, "").strip().lower()
+    if not raw:
+        return default
+    if raw not in ("1", "0", "true", "false", "yes", "no", "on", "off"):
+        raise SettingsError(f"{name} must be true or false, got {raw!r}")
+    return raw in ("1", "true", "yes", "on")
 
 
 def _optional_int(env: Mapping[str, str], name: str) -> int | None:
@@ -127,6 +138,8 @@ def load_settings(
     worker_store = env.get("ATLAS_WORKER_STORE", "memory://").strip()
     if not worker_store.startswith(("memory://", "rocksdb://")):
         raise SettingsError("ATLAS_WORKER_STORE must be memory:// or rocksdb://")
+    if worker_store.startswith("rocksdb://") and importlib.util.find_spec("rocksdict") is None:
+        raise SettingsError("ATLAS_WORKER_STORE=rocksdb:// needs rocksdict: pip install rocksdict")
     partitions = _positive_number(env, "ATLAS_TOPIC_PARTITIONS", 8)
     if partitions != int(partitions):
         raise SettingsError("ATLAS_TOPIC_PARTITIONS must be a whole number")
@@ -147,4 +160,5 @@ def load_settings(
         worker_data_dir=Path(env.get("ATLAS_WORKER_DATA_DIR", ".atlas/worker-data")),
         group_timeout_ms=int(_positive_number(env, "ATLAS_GROUP_TIMEOUT_MS", 30000)),
         worker_producer_batch_bytes=_optional_int(env, "ATLAS_WORKER_PRODUCER_BATCH_BYTES"),
+        recovery_consistency_check=_flag(env, "ATLAS_RECOVERY_CONSISTENCY_CHECK", default=True),
     )

@@ -55,7 +55,7 @@ def create_app(settings: Settings, catalog: Catalog) -> faust.App:
         broker_request_timeout=max(90.0, group_timeout_s * 2),
         broker_commit_interval=1.0,
         consumer_max_fetch_size=8 * 1024 * 1024,
-        recovery_consistency_check=settings.worker_store.startswith("memory://"),
+        recovery_consistency_check=settings.recovery_consistency_check,
         **producer_batch,
     )
     inputs = app.topic(
