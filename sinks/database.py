@@ -7,7 +7,15 @@ from importlib import resources
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, create_engine
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from atlas.errors import AtlasError
+from atlas.redact import redact_url
+
+
+class DatabaseUnavailable(AtlasError):
+    """Postgres at DATABASE_URL did not accept a connection."""
 
 
 def sqlalchemy_url(database_url: str) -> str:
@@ -35,5 +43,10 @@ def migrate(database_url: str, revision: str = "head") -> None:
         with engine.begin() as connection:
             config.attributes["connection"] = connection
             command.upgrade(config, revision)
+    except OperationalError as exc:
+        reason = str(exc.orig).strip().splitlines()[0] if exc.orig else "connection failed"
+        raise DatabaseUnavailable(
+            f"could not migrate {redact_url(database_url)}: {reason}"
+        ) from None
     finally:
         engine.dispose()

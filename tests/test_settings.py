@@ -63,3 +63,15 @@ def test_cli_stops_with_one_line(command: str) -> None:
     assert len(lines) == 1, result.stderr
     assert lines[0].startswith(f"atlas {command}: ")
     assert "KAFKA_BOOTSTRAP_SERVERS" in lines[0] or "DATABASE_URL" in lines[0]
+
+
+def test_migrate_against_an_unreachable_database_is_one_line_without_the_password() -> None:
+    env = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": "127.0.0.1:9",
+           "DATABASE_URL": "postgresql://atlas:s3cret-pw@127.0.0.1:1/atlas"}
+    result = subprocess.run(
+        [sys.executable, "-m", "atlas.cli", "migrate"], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 2
+    assert result.stderr.startswith("atlas migrate: could not migrate postgresql://atlas:***@127.0.0.1:1/atlas")
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert "s3cret-pw" not in result.stderr + result.stdout
