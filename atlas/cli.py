@@ -75,7 +75,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _configure_logging(level: str) -> None:
     """Atlas's own loggers at ``level``; libraries (Faust, aiokafka, alembic…) at WARNING."""
-    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logging.basicConfig(
+        level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s %(message)s"
+    )
     for package in ("atlas", "ingress", "streams", "sinks"):
         logging.getLogger(package).setLevel(level)
 

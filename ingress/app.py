@@ -94,7 +94,10 @@ def create_app(settings: Settings, publisher: Publisher | None = None) -> Starle
         except PublishError as exc:
             log.warning("event %s not published: %s", event.id, exc)
             return _error(
-                503, "broker_unavailable", "event not stored; retry", **{"Retry-After": RETRY_AFTER_S}
+                503,
+                "broker_unavailable",
+                "event not stored; retry",
+                **{"Retry-After": RETRY_AFTER_S},
             )
         return JSONResponse({"received": True, "event_id": event.id})
 

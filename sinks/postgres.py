@@ -65,7 +65,9 @@ def invoice_row(record: InvoiceRecord) -> dict[str, Any]:
     }
 
 
-def _newest(rows: Iterable[dict[str, Any]], key: str, order: tuple[str, ...]) -> list[dict[str, Any]]:
+def _newest(
+    rows: Iterable[dict[str, Any]], key: str, order: tuple[str, ...]
+) -> list[dict[str, Any]]:
     """One row per key (an upsert may touch a row once): the one ordered last."""
     best: dict[Any, dict[str, Any]] = {}
     for row in rows:

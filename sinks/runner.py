@@ -81,12 +81,16 @@ class PostgresSink:
         while not stop.is_set():
             try:
                 async with self.engine.begin() as connection:
-                    self.counts["rows"] += await upsert_subscriptions(connection, batch.entitlements)
+                    self.counts["rows"] += await upsert_subscriptions(
+                        connection, batch.entitlements
+                    )
                     self.counts["invoices"] += await upsert_invoices(connection, batch.invoices)
                 return True
             except (OperationalError, DBAPIError, OSError) as exc:
                 self.counts["db_errors"] += 1
-                log.warning("Postgres write failed, retrying in %.1f s: %s", backoff, exc.__class__.__name__)
+                log.warning(
+                    "Postgres write failed, retrying in %.1f s: %s", backoff, exc.__class__.__name__
+                )
                 try:
                     await asyncio.wait_for(stop.wait(), backoff)
                 except TimeoutError:

@@ -27,6 +27,7 @@ from streams.subscription_fetcher import SubscriptionFetcher
 log = logging.getLogger(__name__)
 
 TABLE_NAME = "customers"
+COUNTS_LOG_INTERVAL_S = 60.0
 
 
 def _kafka_url(bootstrap: str) -> str:
@@ -34,7 +35,7 @@ def _kafka_url(bootstrap: str) -> str:
 
 
 def create_app(settings: Settings, catalog: Catalog) -> faust.App:
-    """Build the worker; ``app.main()`` or ``faust.Worker(app).execute_from_commandline()`` runs it."""
+    """Build the worker app; ``faust.Worker(app).execute_from_commandline()`` runs it."""
     topics = Topics.with_prefix(settings.topic_prefix)
     group_timeout_s = settings.group_timeout_ms / 1000
     producer_batch: dict[str, Any] = {}
@@ -79,8 +80,7 @@ def create_app(settings: Settings, catalog: Catalog) -> faust.App:
     table = app.Table(TABLE_NAME, default=None, partitions=settings.topic_partitions)
     processor = CustomerProcessor(catalog, topics)
     fetcher = SubscriptionFetcher.from_settings(settings)
-    counts: Counter[str] = Counter()
-    app.atlas_counts = counts  # type: ignore[attr-defined]  # read by tests and metrics
+    counts: Counter[str] = Counter()  # events by type, duplicates, invalid records, timer drops
 
     async def emit(key: bytes, outcome: Outcome) -> None:
         table[key.decode()] = outcome.record.to_dict()
@@ -92,7 +92,9 @@ def create_app(settings: Settings, catalog: Catalog) -> faust.App:
             event = event_from_mapping(orjson.loads(value))
         except (orjson.JSONDecodeError, NotAStripeEvent, TypeError) as exc:
             counts["invalid"] += 1
-            log.error("skipping a record on %s that is not a Stripe event: %s", topics.stripe_events, exc)
+            log.error(
+                "skipping a record on %s that is not a Stripe event: %s", topics.stripe_events, exc
+            )
             return
         if event.customer_id is None:
             counts[f"no_customer:{event.type}"] += 1
@@ -106,7 +108,9 @@ def create_app(settings: Settings, catalog: Catalog) -> faust.App:
         if fold.subscription_to_fetch and fetcher is not None:
             subscription = await fetcher.fetch(fold.subscription_to_fetch)
             if subscription is not None:
-                outcome = processor.on_fetched_subscription(outcome, subscription, event, int(time.time()))
+                outcome = processor.on_fetched_subscription(
+                    outcome, subscription, event, int(time.time())
+                )
         await emit(key, outcome)
 
     async def on_tick(key: bytes) -> None:
@@ -121,7 +125,7 @@ def create_app(settings: Settings, catalog: Catalog) -> faust.App:
 
     @app.agent(inputs, name="fold-customers")
     async def fold_customers(stream: Any) -> None:
-        event: EventT
+        event: EventT[Any]
         async for event in stream.events():
             key = event.key
             if not isinstance(key, bytes):
@@ -132,7 +136,12 @@ def create_app(settings: Settings, catalog: Catalog) -> faust.App:
             else:
                 await on_stripe_event(key, event.value)
 
-    @app.timer(settings.timer_interval_s)
+    @app.timer(COUNTS_LOG_INTERVAL_S)  # type: ignore[untyped-decorator]
+    async def log_counts() -> None:
+        if counts:
+            log.info("processed since start: %s", dict(counts.most_common()))
+
+    @app.timer(settings.timer_interval_s)  # type: ignore[untyped-decorator]
     async def find_due_customers() -> None:
         now = time.time()
         for key, stored in list(table.items()):

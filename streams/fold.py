@@ -150,7 +150,9 @@ def on_payment_succeeded(state: CustomerState, event: StripeEvent) -> FoldResult
 
 
 def on_invoice_logged(state: CustomerState, event: StripeEvent) -> FoldResult:
-    return FoldResult(handled=True, duplicate=False, changed=False, invoice=so.invoice_record(event))
+    return FoldResult(
+        handled=True, duplicate=False, changed=False, invoice=so.invoice_record(event)
+    )
 
 
 def on_customer(state: CustomerState, event: StripeEvent) -> FoldResult:

@@ -50,5 +50,7 @@ def test_broker_down_503_then_retry_is_processed(proxied: tuple[Pipeline, TcpPro
         proxy.restore()
 
     # Stripe retries: keep posting the same event until it is accepted, as Stripe would.
-    wait_for(lambda: pipeline.post(event).status_code == 200, 60, "the retried event to be accepted")
+    wait_for(
+        lambda: pipeline.post(event).status_code == 200, 60, "the retried event to be accepted"
+    )
     pipeline.wait_row(customer, plan="advisory", timeout_s=60)

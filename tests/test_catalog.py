@@ -52,9 +52,15 @@ def test_price_ids_from_catalog_and_settings(tmp_path: Path) -> None:
         (VALID.replace("[plans.free]", "[plans.basic]"), "must define a [plans.free]"),
         (VALID.replace("bit = 1", "bit = 0"), "bit 0 is already used by 'a'"),
         (VALID.replace("bit = 1", "bit = 63"), "must be a whole number 0-62"),
-        (VALID.replace('features = ["a", "b"]', 'features = ["a", "c"]'), "undefined features: ['c']"),
+        (
+            VALID.replace('features = ["a", "b"]', 'features = ["a", "c"]'),
+            "undefined features: ['c']",
+        ),
         (VALID.replace("b = 10", "a = -1"), "must be a whole number >= 0"),
-        (VALID.replace('features = ["a", "b"]', 'features = ["a"]'), "limits a feature not granted"),
+        (
+            VALID.replace('features = ["a", "b"]', 'features = ["a"]'),
+            "limits a feature not granted",
+        ),
         (VALID.replace("rank = 1", 'rank = "high"'), "rank must be a whole number"),
     ],
 )

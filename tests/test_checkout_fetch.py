@@ -25,17 +25,26 @@ def stripe_api() -> Iterator[FakeStripeApi]:
 
 @pytest.fixture(scope="module")
 def pipeline(
-    kafka_bootstrap: str, database_url: str, stripe_api: FakeStripeApi,
+    kafka_bootstrap: str,
+    database_url: str,
+    stripe_api: FakeStripeApi,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Pipeline]:
     workdir = tmp_path_factory.mktemp("checkout")
-    running = Pipeline(kafka_bootstrap, database_url, workdir, STRIPE_SECRET_KEY=API_KEY,
-                       STRIPE_API_BASE=stripe_api.url).start()
+    running = Pipeline(
+        kafka_bootstrap,
+        database_url,
+        workdir,
+        STRIPE_SECRET_KEY=API_KEY,
+        STRIPE_API_BASE=stripe_api.url,
+    ).start()
     yield running
     running.stop()
 
 
-def test_checkout_alone_provisions_from_the_api(pipeline: Pipeline, stripe_api: FakeStripeApi) -> None:
+def test_checkout_alone_provisions_from_the_api(
+    pipeline: Pipeline, stripe_api: FakeStripeApi
+) -> None:
     customer, sub, user = build.new_id("cus"), build.new_id("sub"), build.new_id("user")
     stripe_api.subscriptions[sub] = build.subscription_object(customer, sub, PRICES["advisory"])
     pipeline.post_ok(build.checkout_completed(customer, sub, user))
@@ -44,14 +53,17 @@ def test_checkout_alone_provisions_from_the_api(pipeline: Pipeline, stripe_api: 
     assert ("GET", f"/v1/subscriptions/{sub}") in stripe_api.requests
 
 
-def test_a_later_subscription_event_still_wins(pipeline: Pipeline, stripe_api: FakeStripeApi) -> None:
+def test_a_later_subscription_event_still_wins(
+    pipeline: Pipeline, stripe_api: FakeStripeApi
+) -> None:
     customer, sub, user = build.new_id("cus"), build.new_id("sub"), build.new_id("user")
     stripe_api.subscriptions[sub] = build.subscription_object(customer, sub, PRICES["pro"])
     checkout = build.checkout_completed(customer, sub, user)
     pipeline.post_ok(checkout)
     pipeline.wait_row(customer, plan="pro")
-    upgrade = build.subscription_event("updated", customer, sub, PRICES["advisory"],
-                                       created=checkout["created"] + 1)
+    upgrade = build.subscription_event(
+        "updated", customer, sub, PRICES["advisory"], created=checkout["created"] + 1
+    )
     pipeline.post_ok(upgrade)
     pipeline.wait_row(customer, plan="advisory")
 

@@ -68,8 +68,13 @@ def as_event(path: Path) -> dict[str, Any]:
     """The file as a webhook body with fresh ids for its customer, event and invoice."""
     raw = orjson.loads(path.read_bytes())
     if "data" not in raw:  # data-only: the source stored just the event's data member
-        raw = {"id": "evt_", "object": "event", "type": path.name.split("__")[0],
-               "created": int(time.time()) - 60, "data": raw}
+        raw = {
+            "id": "evt_",
+            "object": "event",
+            "type": path.name.split("__")[0],
+            "created": int(time.time()) - 60,
+            "data": raw,
+        }
     text = orjson.dumps(raw).decode()
     obj = raw["data"]["object"]
     customer = obj.get("id") if obj.get("object") == "customer" else obj.get("customer")

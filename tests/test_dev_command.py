@@ -26,15 +26,27 @@ pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
 
 def test_atlas_dev_end_to_end(tmp_path: Path) -> None:
     port = free_port()
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("KAFKA_BOOTSTRAP_SERVERS", "DATABASE_URL", "STRIPE_WEBHOOK_SECRET")}
-    env.update(STRIPE_PRICE_ID_PRO="price_dev_pro", ATLAS_DEV_DIR=str(tmp_path / ".atlas"),
-               ATLAS_TIMER_INTERVAL="1")
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("KAFKA_BOOTSTRAP_SERVERS", "DATABASE_URL", "STRIPE_WEBHOOK_SECRET")
+    }
+    env.update(
+        STRIPE_PRICE_ID_PRO="price_dev_pro",
+        ATLAS_DEV_DIR=str(tmp_path / ".atlas"),
+        ATLAS_TIMER_INTERVAL="1",
+    )
     output = tmp_path / "dev.out"
     with open(output, "wb") as sink:
-        dev = subprocess.Popen([sys.executable, "-m", "atlas.cli", "dev", "--port", str(port)],
-                               env=env, stdout=sink, stderr=subprocess.STDOUT, cwd=tmp_path)
+        dev = subprocess.Popen(
+            [sys.executable, "-m", "atlas.cli", "dev", "--port", str(port)],
+            env=env,
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+            cwd=tmp_path,
+        )
     try:
+
         def banner() -> str | None:
             text = output.read_text()
             return text if "Press Ctrl-C" in text else None
@@ -45,13 +57,16 @@ def test_atlas_dev_end_to_end(tmp_path: Path) -> None:
         database_url = re.search(r"database URL\s+(\S+)", text).group(1)
 
         customer = build.new_id("cus")
-        body = orjson.dumps(build.subscription_event("created", customer, build.new_id("sub"),
-                                                     "price_dev_pro"))
+        body = orjson.dumps(
+            build.subscription_event("created", customer, build.new_id("sub"), "price_dev_pro")
+        )
         url = f"http://127.0.0.1:{port}/stripe/webhook"
 
         def accepted() -> bool:
             try:
-                response = httpx.post(url, content=body, headers={"stripe-signature": sign(body, secret)})
+                response = httpx.post(
+                    url, content=body, headers={"stripe-signature": sign(body, secret)}
+                )
             except httpx.TransportError:
                 return False
             return response.status_code == 200

@@ -19,7 +19,15 @@ from tests import stripe_builders as build
 CATALOG = load_catalog(None, {"pro": ("price_pro",), "advisory": ("price_adv",)})
 CUSTOMER = "cus_property"
 NOW = 1_800_000_000
-STATUSES = ["active", "trialing", "past_due", "unpaid", "canceled", "incomplete", "incomplete_expired"]
+STATUSES = [
+    "active",
+    "trialing",
+    "past_due",
+    "unpaid",
+    "canceled",
+    "incomplete",
+    "incomplete_expired",
+]
 
 
 @st.composite
@@ -30,22 +38,40 @@ def events(draw: st.DrawFn) -> dict[str, Any]:
     kind = draw(st.sampled_from(["sub", "deleted", "failed", "paid", "checkout", "gone"]))
     if kind == "sub":
         return build.subscription_event(
-            draw(st.sampled_from(["created", "updated"])), CUSTOMER, sub, price,
-            draw(st.sampled_from(STATUSES)), created=created,
+            draw(st.sampled_from(["created", "updated"])),
+            CUSTOMER,
+            sub,
+            price,
+            draw(st.sampled_from(STATUSES)),
+            created=created,
             period_end=NOW + draw(st.sampled_from([-100, 100])),
             cancel_at_period_end=draw(st.booleans()),
             shape=draw(st.sampled_from(["legacy", "classic", "dahlia"])),
         )
     if kind == "deleted":
-        return build.subscription_event("deleted", CUSTOMER, sub, price, "canceled",
-                                        created=created, period_end=NOW + draw(st.sampled_from([-5, 5])))
+        return build.subscription_event(
+            "deleted",
+            CUSTOMER,
+            sub,
+            price,
+            "canceled",
+            created=created,
+            period_end=NOW + draw(st.sampled_from([-5, 5])),
+        )
     if kind in ("failed", "paid"):
         event_type = "invoice.payment_failed" if kind == "failed" else "invoice.paid"
-        return build.invoice_event(event_type, CUSTOMER, sub, price, created=created,
-                                   shape=draw(st.sampled_from(["classic", "dahlia"])))
+        return build.invoice_event(
+            event_type,
+            CUSTOMER,
+            sub,
+            price,
+            created=created,
+            shape=draw(st.sampled_from(["classic", "dahlia"])),
+        )
     if kind == "checkout":
-        return build.checkout_completed(CUSTOMER, sub, draw(st.sampled_from(["u1", "u2"])),
-                                        created=created)
+        return build.checkout_completed(
+            CUSTOMER, sub, draw(st.sampled_from(["u1", "u2"])), created=created
+        )
     return build.customer_event("customer.deleted", CUSTOMER, created=created)
 
 
@@ -74,18 +100,24 @@ def _fold_all(*raw_events: dict[str, Any]) -> dict[str, Any]:
 
 
 def test_a_terminal_state_wins_over_a_later_non_terminal_one() -> None:
-    canceled = build.subscription_event("deleted", CUSTOMER, "sub_a", "price_pro", "canceled",
-                                        created=NOW - 10, period_end=NOW - 5)
-    later_update = build.subscription_event("updated", CUSTOMER, "sub_a", "price_pro", "active",
-                                            created=NOW)
+    canceled = build.subscription_event(
+        "deleted", CUSTOMER, "sub_a", "price_pro", "canceled", created=NOW - 10, period_end=NOW - 5
+    )
+    later_update = build.subscription_event(
+        "updated", CUSTOMER, "sub_a", "price_pro", "active", created=NOW
+    )
     for order in ([canceled, later_update], [later_update, canceled]):
         view = _fold_all(*order)
         assert (view["plan"], view["status"]) == ("free", "canceled")
 
 
 def test_same_second_tie_goes_to_the_higher_status_rank() -> None:
-    active = build.subscription_event("updated", CUSTOMER, "sub_a", "price_pro", "active", created=NOW)
-    past_due = build.subscription_event("updated", CUSTOMER, "sub_a", "price_pro", "past_due", created=NOW)
+    active = build.subscription_event(
+        "updated", CUSTOMER, "sub_a", "price_pro", "active", created=NOW
+    )
+    past_due = build.subscription_event(
+        "updated", CUSTOMER, "sub_a", "price_pro", "past_due", created=NOW
+    )
     for order in ([active, past_due], [past_due, active]):
         assert _fold_all(*order)["status"] == "past_due"
 
@@ -98,9 +130,11 @@ def test_an_older_event_never_overwrites_newer_state() -> None:
 
 def test_payment_outcome_applies_only_when_strictly_newer_than_the_snapshot() -> None:
     snapshot = build.subscription_event("updated", CUSTOMER, "sub_a", "price_pro", created=NOW)
-    same_second_failure = build.invoice_event("invoice.payment_failed", CUSTOMER, "sub_a",
-                                              "price_pro", created=NOW)
-    later_failure = build.invoice_event("invoice.payment_failed", CUSTOMER, "sub_a",
-                                        "price_pro", created=NOW + 1)
+    same_second_failure = build.invoice_event(
+        "invoice.payment_failed", CUSTOMER, "sub_a", "price_pro", created=NOW
+    )
+    later_failure = build.invoice_event(
+        "invoice.payment_failed", CUSTOMER, "sub_a", "price_pro", created=NOW + 1
+    )
     assert _fold_all(snapshot, same_second_failure)["status"] == "active"
     assert _fold_all(snapshot, later_failure)["status"] == "past_due"

@@ -109,8 +109,9 @@ def test_rejected_and_nothing_published_or_written(
     assert response.status_code == status
     assert response.json()["error"] == error
 
-    sentinel = build.subscription_event("created", customer, sub, PRICES["pro"],
-                                        created=bad["created"] - 1)
+    sentinel = build.subscription_event(
+        "created", customer, sub, PRICES["pro"], created=bad["created"] - 1
+    )
     pipeline.post_ok(sentinel)
     row = pipeline.wait_row(customer, plan="pro")
     assert row["source_event_id"] == sentinel["id"]

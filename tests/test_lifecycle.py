@@ -16,8 +16,19 @@ from tests.support.pipeline import PRICES, Pipeline
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
 
-COMPARED = ("plan", "status", "stripe_status", "features", "feature_bits", "limits", "banner",
-            "cancel_at_period_end", "current_period_end", "unknown_price", "price_id")
+COMPARED = (
+    "plan",
+    "status",
+    "stripe_status",
+    "features",
+    "feature_bits",
+    "limits",
+    "banner",
+    "cancel_at_period_end",
+    "current_period_end",
+    "unknown_price",
+    "price_id",
+)
 
 
 def lifecycle(customer: str, user: str, start: int) -> list[dict[str, Any]]:
@@ -26,16 +37,27 @@ def lifecycle(customer: str, user: str, start: int) -> list[dict[str, Any]]:
     period_end = start + 30 * 86400
     return [
         build.checkout_completed(customer, sub, user, created=start),
-        build.subscription_event("created", customer, sub, PRICES["pro"], created=start,
-                                 period_end=period_end),
-        build.invoice_event("invoice.payment_failed", customer, sub, PRICES["pro"],
-                            created=start + 10),
-        build.invoice_event("invoice.payment_succeeded", customer, sub, PRICES["pro"],
-                            created=start + 20),
-        build.subscription_event("updated", customer, sub, PRICES["advisory"],
-                                 created=start + 30, period_end=period_end),
-        build.subscription_event("deleted", customer, sub, PRICES["advisory"], "canceled",
-                                 created=start + 40, period_end=start + 35),
+        build.subscription_event(
+            "created", customer, sub, PRICES["pro"], created=start, period_end=period_end
+        ),
+        build.invoice_event(
+            "invoice.payment_failed", customer, sub, PRICES["pro"], created=start + 10
+        ),
+        build.invoice_event(
+            "invoice.payment_succeeded", customer, sub, PRICES["pro"], created=start + 20
+        ),
+        build.subscription_event(
+            "updated", customer, sub, PRICES["advisory"], created=start + 30, period_end=period_end
+        ),
+        build.subscription_event(
+            "deleted",
+            customer,
+            sub,
+            PRICES["advisory"],
+            "canceled",
+            created=start + 40,
+            period_end=start + 35,
+        ),
     ]
 
 
@@ -78,8 +100,14 @@ def test_full_lifecycle_in_order(pipeline: Pipeline) -> None:
 
     plans = [(c["plan"], c["status"]) for c in changes_of(pipeline, customer)]
     # Checkout alone links the user before any subscription event: known, on the free tier.
-    assert plans == [("free", "none"), ("pro", "active"), ("pro", "past_due"), ("pro", "active"),
-                     ("advisory", "active"), ("free", "canceled")]
+    assert plans == [
+        ("free", "none"),
+        ("pro", "active"),
+        ("pro", "past_due"),
+        ("pro", "active"),
+        ("advisory", "active"),
+        ("free", "canceled"),
+    ]
 
 
 def test_shuffled_and_duplicated_events_give_the_in_order_row(pipeline: Pipeline) -> None:
@@ -112,7 +140,8 @@ def test_shuffled_and_duplicated_events_give_the_in_order_row(pipeline: Pipeline
         {k: v for k, v in c["entitlements"].items() if k not in ("version", "source_event_id")}
         for c in changes
     ]
-    assert all(a != b for a, b in zip(views, views[1:])), "a change event changed nothing"
+    unchanged = [a for a, b in zip(views, views[1:], strict=False) if a == b]
+    assert not unchanged, "a change event changed nothing"
 
 
 def test_replaying_every_event_changes_nothing(pipeline: Pipeline) -> None:

@@ -20,7 +20,7 @@ PRO_FEATURES = ["api-access", "data-exploration", "exports", "team-seats"]
 def changes_for(pipeline: Pipeline, customer: str, count: int) -> list[dict]:
     reader = TopicReader(pipeline.bootstrap, pipeline.topics.entitlement_changes)
     try:
-        records = reader.read_until(
+        reader.read_until(
             lambda rs: sum(r.key == customer.encode() for r in rs) >= count, timeout_s=30
         )
         reader.poll_for(1.0)  # anything extra would show up now
@@ -50,7 +50,9 @@ def test_subscription_created_provisions_the_plan(pipeline: Pipeline, shape: str
 def test_subscription_updated_changes_tier_and_cancel_flag(pipeline: Pipeline) -> None:
     customer, sub = build.new_id("cus"), build.new_id("sub")
     now = int(time.time())
-    pipeline.post_ok(build.subscription_event("created", customer, sub, PRICES["pro"], created=now - 10))
+    pipeline.post_ok(
+        build.subscription_event("created", customer, sub, PRICES["pro"], created=now - 10)
+    )
     pipeline.post_ok(
         build.subscription_event(
             "updated", customer, sub, PRICES["advisory"], created=now, cancel_at_period_end=True
@@ -84,8 +86,16 @@ def test_checkout_user_from_metadata(pipeline: Pipeline) -> None:
 def test_payment_failed_keeps_features_with_banner(pipeline: Pipeline, shape: str) -> None:
     customer, sub = build.new_id("cus"), build.new_id("sub")
     now = int(time.time())
-    pipeline.post_ok(build.subscription_event("created", customer, sub, PRICES["pro"], created=now - 5, shape=shape))
-    pipeline.post_ok(build.invoice_event("invoice.payment_failed", customer, sub, PRICES["pro"], created=now, shape=shape))
+    pipeline.post_ok(
+        build.subscription_event(
+            "created", customer, sub, PRICES["pro"], created=now - 5, shape=shape
+        )
+    )
+    pipeline.post_ok(
+        build.invoice_event(
+            "invoice.payment_failed", customer, sub, PRICES["pro"], created=now, shape=shape
+        )
+    )
     row = pipeline.wait_row(customer, status="past_due")
     assert row["plan"] == "pro"
     assert row["features"] == PRO_FEATURES
@@ -94,11 +104,17 @@ def test_payment_failed_keeps_features_with_banner(pipeline: Pipeline, shape: st
 
 
 @pytest.mark.parametrize("event_type", ["invoice.payment_succeeded", "invoice.paid"])
-def test_payment_succeeded_clears_past_due_and_logs_invoice(pipeline: Pipeline, event_type: str) -> None:
+def test_payment_succeeded_clears_past_due_and_logs_invoice(
+    pipeline: Pipeline, event_type: str
+) -> None:
     customer, sub = build.new_id("cus"), build.new_id("sub")
     now = int(time.time())
-    pipeline.post_ok(build.subscription_event("created", customer, sub, PRICES["pro"], created=now - 10))
-    pipeline.post_ok(build.invoice_event("invoice.payment_failed", customer, sub, PRICES["pro"], created=now - 5))
+    pipeline.post_ok(
+        build.subscription_event("created", customer, sub, PRICES["pro"], created=now - 10)
+    )
+    pipeline.post_ok(
+        build.invoice_event("invoice.payment_failed", customer, sub, PRICES["pro"], created=now - 5)
+    )
     pipeline.wait_row(customer, status="past_due")
     paid = build.invoice_event(event_type, customer, sub, PRICES["pro"], created=now)
     pipeline.post_ok(paid)
@@ -109,7 +125,9 @@ def test_payment_succeeded_clears_past_due_and_logs_invoice(pipeline: Pipeline, 
     from tests.support.polling import wait_for
 
     [invoice] = wait_for(
-        lambda: fetch_all(pipeline.database_url, "SELECT * FROM invoices WHERE stripe_invoice_id = %s", invoice_id),
+        lambda: fetch_all(
+            pipeline.database_url, "SELECT * FROM invoices WHERE stripe_invoice_id = %s", invoice_id
+        ),
         30,
         "invoice row",
     )
@@ -121,10 +139,14 @@ def test_payment_succeeded_clears_past_due_and_logs_invoice(pipeline: Pipeline, 
 def test_subscription_deleted_with_past_period_end_drops_to_free(pipeline: Pipeline) -> None:
     customer, sub = build.new_id("cus"), build.new_id("sub")
     now = int(time.time())
-    pipeline.post_ok(build.subscription_event("created", customer, sub, PRICES["pro"], created=now - 10))
+    pipeline.post_ok(
+        build.subscription_event("created", customer, sub, PRICES["pro"], created=now - 10)
+    )
     pipeline.wait_row(customer, plan="pro")
     pipeline.post_ok(
-        build.subscription_event("deleted", customer, sub, PRICES["pro"], "canceled", created=now, period_end=now - 1)
+        build.subscription_event(
+            "deleted", customer, sub, PRICES["pro"], "canceled", created=now, period_end=now - 1
+        )
     )
     row = pipeline.wait_row(customer, plan="free", status="canceled")
     assert row["features"] == ["data-exploration"]
@@ -136,7 +158,9 @@ def test_deleted_keeps_paid_features_until_period_end_then_timer_drops(pipeline:
     customer, sub = build.new_id("cus"), build.new_id("sub")
     now = int(time.time())
     pipeline.post_ok(
-        build.subscription_event("deleted", customer, sub, PRICES["pro"], "canceled", created=now, period_end=now + 4)
+        build.subscription_event(
+            "deleted", customer, sub, PRICES["pro"], "canceled", created=now, period_end=now + 4
+        )
     )
     row = pipeline.wait_row(customer, status="canceled")
     assert row["plan"] == "pro", "paid features stay until the period end"
@@ -155,7 +179,9 @@ def test_unknown_price_gets_free_tier_and_is_flagged(pipeline: Pipeline) -> None
 def test_customer_deleted_drops_to_free(pipeline: Pipeline) -> None:
     customer, sub = build.new_id("cus"), build.new_id("sub")
     now = int(time.time())
-    pipeline.post_ok(build.subscription_event("created", customer, sub, PRICES["pro"], created=now - 5))
+    pipeline.post_ok(
+        build.subscription_event("created", customer, sub, PRICES["pro"], created=now - 5)
+    )
     pipeline.wait_row(customer, plan="pro")
     pipeline.post_ok(build.customer_event("customer.deleted", customer, created=now))
     pipeline.wait_row(customer, plan="free", status="canceled")
@@ -163,7 +189,10 @@ def test_customer_deleted_drops_to_free(pipeline: Pipeline) -> None:
 
 def test_unhandled_event_type_is_acknowledged(pipeline: Pipeline) -> None:
     customer = build.new_id("cus")
-    event = build.envelope("customer.tax_id.created", {"id": build.new_id("txi"), "object": "tax_id", "customer": customer})
+    event = build.envelope(
+        "customer.tax_id.created",
+        {"id": build.new_id("txi"), "object": "tax_id", "customer": customer},
+    )
     response = pipeline.post(event)
     assert response.status_code == 200
     assert response.json() == {"received": True, "event_id": event["id"]}

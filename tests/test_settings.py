@@ -56,7 +56,11 @@ def test_lists_and_secrets_are_parsed_and_not_in_repr() -> None:
 def test_cli_stops_with_one_line(command: str) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("KAFKA", "DATABASE", "STRIPE"))}
     result = subprocess.run(
-        [sys.executable, "-m", "atlas.cli", command], env=env, capture_output=True, text=True, timeout=60
+        [sys.executable, "-m", "atlas.cli", command],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
@@ -66,12 +70,21 @@ def test_cli_stops_with_one_line(command: str) -> None:
 
 
 def test_migrate_against_an_unreachable_database_is_one_line_without_the_password() -> None:
-    env = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": "127.0.0.1:9",
-           "DATABASE_URL": "postgresql://atlas:s3cret-pw@127.0.0.1:1/atlas"}
+    env = {
+        **os.environ,
+        "KAFKA_BOOTSTRAP_SERVERS": "127.0.0.1:9",
+        "DATABASE_URL": "postgresql://atlas:s3cret-pw@127.0.0.1:1/atlas",
+    }
     result = subprocess.run(
-        [sys.executable, "-m", "atlas.cli", "migrate"], env=env, capture_output=True, text=True, timeout=60
+        [sys.executable, "-m", "atlas.cli", "migrate"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert result.returncode == 2
-    assert result.stderr.startswith("atlas migrate: could not migrate postgresql://atlas:***@127.0.0.1:1/atlas")
+    assert result.stderr.startswith(
+        "atlas migrate: could not migrate postgresql://atlas:***@127.0.0.1:1/atlas"
+    )
     assert len(result.stderr.strip().splitlines()) == 1
     assert "s3cret-pw" not in result.stderr + result.stdout

@@ -51,7 +51,9 @@ def test_tolerance_is_enforced_both_ways() -> None:
             verify_signature(BODY, header, (SECRET.encode(),), now=now)
         assert error.value.reason == "stale_timestamp"
     for skew in (-300, 300):
-        verify_signature(BODY, sign(BODY, SECRET, timestamp=now + skew), (SECRET.encode(),), now=now)
+        verify_signature(
+            BODY, sign(BODY, SECRET, timestamp=now + skew), (SECRET.encode(),), now=now
+        )
 
 
 def test_wrong_secret_and_tampered_body() -> None:

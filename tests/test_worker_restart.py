@@ -22,8 +22,14 @@ def test_state_survives_a_worker_restart(pipeline: Pipeline, stop_signal: int) -
     now = int(time.time())
     for customer in customers:
         sub = "sub_" + customer
-        pipeline.post_ok(build.subscription_event("created", customer, sub, PRICES["pro"], created=now - 20))
-        pipeline.post_ok(build.invoice_event("invoice.payment_failed", customer, sub, PRICES["pro"], created=now - 10))
+        pipeline.post_ok(
+            build.subscription_event("created", customer, sub, PRICES["pro"], created=now - 20)
+        )
+        pipeline.post_ok(
+            build.invoice_event(
+                "invoice.payment_failed", customer, sub, PRICES["pro"], created=now - 10
+            )
+        )
     for customer in customers:
         pipeline.wait_row(customer, status="past_due")
 
@@ -34,7 +40,11 @@ def test_state_survives_a_worker_restart(pipeline: Pipeline, stop_signal: int) -
     # must bring each back to active on 'pro', and an old duplicate must change nothing.
     for customer in customers:
         sub = "sub_" + customer
-        pipeline.post_ok(build.invoice_event("invoice.payment_succeeded", customer, sub, PRICES["pro"], created=now))
+        pipeline.post_ok(
+            build.invoice_event(
+                "invoice.payment_succeeded", customer, sub, PRICES["pro"], created=now
+            )
+        )
     for customer in customers:
         row = pipeline.wait_row(customer, status="active", timeout_s=60)
         assert row["plan"] == "pro"

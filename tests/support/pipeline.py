@@ -97,8 +97,14 @@ class Pipeline:
 
     # --- posting -------------------------------------------------------------------------
 
-    def post(self, event: dict[str, Any] | bytes, *, secret: str = WEBHOOK_SECRET,
-             signature: str | None = None, **headers: str) -> httpx.Response:
+    def post(
+        self,
+        event: dict[str, Any] | bytes,
+        *,
+        secret: str = WEBHOOK_SECRET,
+        signature: str | None = None,
+        **headers: str,
+    ) -> httpx.Response:
         body = event if isinstance(event, bytes) else orjson.dumps(event)
         sent = {"content-type": "application/json", **headers}
         if signature is not None or secret:
