@@ -27,6 +27,8 @@ DEV_GROUP_TIMEOUT_MS = "2000"
 # tansu reports a partition's high watermark as its last batch's base offset + 1, so Faust's
 # table recovery stops short of batched changelog records: one record per batch keeps it exact.
 TANSU_PRODUCER_BATCH_BYTES = "1"
+# tansu answers a long-polling fetch at its deadline, not when data arrives: wait less.
+TANSU_FETCH_MAX_WAIT_MS = "100"
 
 
 @contextlib.contextmanager
@@ -38,6 +40,7 @@ def _kafka(env: dict[str, str], state_dir: Path) -> Iterator[None]:
         env["KAFKA_BOOTSTRAP_SERVERS"] = broker.bootstrap
         env.setdefault("ATLAS_GROUP_TIMEOUT_MS", DEV_GROUP_TIMEOUT_MS)
         env.setdefault("ATLAS_WORKER_PRODUCER_BATCH_BYTES", TANSU_PRODUCER_BATCH_BYTES)
+        env.setdefault("ATLAS_FETCH_MAX_WAIT_MS", TANSU_FETCH_MAX_WAIT_MS)
         yield
 
 

@@ -43,6 +43,8 @@ class Settings:
     group_timeout_ms: int
     worker_producer_batch_bytes: int | None
     recovery_consistency_check: bool
+    stall_after_s: float
+    fetch_max_wait_ms: int
 
 
 def _split(raw: str) -> tuple[str, ...]:
@@ -161,4 +163,6 @@ def load_settings(
         group_timeout_ms=int(_positive_number(env, "ATLAS_GROUP_TIMEOUT_MS", 30000)),
         worker_producer_batch_bytes=_optional_int(env, "ATLAS_WORKER_PRODUCER_BATCH_BYTES"),
         recovery_consistency_check=_flag(env, "ATLAS_RECOVERY_CONSISTENCY_CHECK", default=True),
+        stall_after_s=_positive_number(env, "ATLAS_STALL_SECONDS", 30.0),
+        fetch_max_wait_ms=int(_positive_number(env, "ATLAS_FETCH_MAX_WAIT_MS", 500)),
     )

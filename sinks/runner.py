@@ -55,6 +55,7 @@ class PostgresSink:
             session_timeout_ms=group_ms,
             heartbeat_interval_ms=max(100, min(3000, group_ms // 6)),
             max_poll_interval_ms=600_000,
+            fetch_max_wait_ms=self.settings.fetch_max_wait_ms,
         )
 
     def _parse(self, records: list[ConsumerRecord[bytes, bytes]]) -> Batch:

@@ -22,6 +22,7 @@ from schemas.stripe_event import NotAStripeEvent, event_from_mapping
 from schemas.topics import Topics
 from streams.customer_records import CustomerRecord
 from streams.processor import CustomerProcessor, Outcome
+from streams.stall_watchdog import StallWatchdog
 from streams.subscription_fetcher import SubscriptionFetcher
 
 log = logging.getLogger(__name__)
@@ -82,10 +83,16 @@ def create_app(settings: Settings, catalog: Catalog) -> faust.App:
     fetcher = SubscriptionFetcher.from_settings(settings)
     counts: Counter[str] = Counter()  # events by type, duplicates, invalid records, timer drops
 
+    def on_delivered(future: Any) -> None:
+        if future.cancelled() or future.exception() is not None:
+            counts["send_failed"] += 1
+            log.error("an output message was not delivered: %r", future.exception())
+
     async def emit(key: bytes, outcome: Outcome) -> None:
         table[key.decode()] = outcome.record.to_dict()
         for topic, value in outcome.messages:
-            await outputs[topic].send(key=key, value=value)
+            delivery = await outputs[topic].send(key=key, value=value)
+            delivery.add_done_callback(on_delivered)
 
     async def on_stripe_event(key: bytes, value: bytes) -> None:
         try:
@@ -135,6 +142,13 @@ def create_app(settings: Settings, catalog: Catalog) -> faust.App:
                 await on_tick(key)
             else:
                 await on_stripe_event(key, event.value)
+
+    watchdog = StallWatchdog((topics.stripe_events, topics.timers), settings.stall_after_s)
+
+    @app.timer(min(5.0, settings.stall_after_s))  # type: ignore[untyped-decorator]
+    async def reread_stalled_partitions() -> None:
+        await watchdog.check(app.consumer)
+        counts["partition_rereads"] = watchdog.reseeks
 
     @app.timer(COUNTS_LOG_INTERVAL_S)  # type: ignore[untyped-decorator]
     async def log_counts() -> None:

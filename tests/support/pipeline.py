@@ -45,6 +45,8 @@ class Pipeline:
             "ATLAS_WORKER_PRODUCER_BATCH_BYTES": "1",  # exact recovery on tansu (see README)
             "ATLAS_TIMER_INTERVAL": "1",
             "ATLAS_PUBLISH_TIMEOUT": "3",
+            "ATLAS_STALL_SECONDS": "5",
+            "ATLAS_FETCH_MAX_WAIT_MS": "100",  # tansu does not answer a waiting fetch early
             "ATLAS_WORKER_DATA_DIR": str(workdir / "worker-data"),
             **{f"STRIPE_PRICE_ID_{tier.upper()}": price for tier, price in PRICES.items()},
             **env,
