@@ -94,7 +94,9 @@ def _wrk(url: str, script: Path, seconds: int, connections: int) -> dict[str, fl
     # event twice and never reach the second half of the distinct set.
     result = subprocess.run(
         ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "-s", str(script), url],
-        capture_output=True, text=True, check=True,
+        capture_output=True,
+        text=True,
+        check=True,
     )
     return json.loads(result.stdout.strip().splitlines()[-1])
 

@@ -7,6 +7,7 @@ last-writer-wins, so a replayed event changes nothing and emits nothing.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections import Counter
@@ -92,7 +93,7 @@ def create_app(settings: Settings, catalog: Catalog) -> faust.App:
         table[key.decode()] = outcome.record.to_dict()
         for topic, value in outcome.messages:
             delivery = await outputs[topic].send(key=key, value=value)
-            delivery.add_done_callback(on_delivered)
+            asyncio.ensure_future(delivery).add_done_callback(on_delivered)
 
     async def on_stripe_event(key: bytes, value: bytes) -> None:
         try:
