@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import func, tuple_
+from sqlalchemy import Table, func, tuple_
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -65,44 +65,43 @@ def invoice_row(record: InvoiceRecord) -> dict[str, Any]:
     }
 
 
-def _newest(
-    rows: Iterable[dict[str, Any]], key: str, order: tuple[str, ...]
-) -> list[dict[str, Any]]:
-    """One row per key (an upsert may touch a row once): the one ordered last."""
-    best: dict[Any, dict[str, Any]] = {}
+async def _upsert_forward(
+    connection: AsyncConnection,
+    table: Table,
+    rows: Iterable[dict[str, Any]],
+    key: str,
+    order: tuple[str, ...],
+) -> int:
+    """Insert or update rows, but only where ``order`` of the new row is greater: a row never
+    moves backwards. One row per key per statement (Postgres updates a row once per upsert)."""
+    newest: dict[Any, dict[str, Any]] = {}
     for row in rows:
-        current = best.get(row[key])
+        current = newest.get(row[key])
         if current is None or tuple(row[c] for c in order) > tuple(current[c] for c in order):
-            best[row[key]] = row
-    return list(best.values())
+            newest[row[key]] = row
+    if not newest:
+        return 0
+    values = list(newest.values())
+    statement = insert(table).values(values)
+    excluded = statement.excluded
+    statement = statement.on_conflict_do_update(
+        index_elements=[table.c[key]],
+        set_={**{name: excluded[name] for name in values[0]}, "updated_at": func.now()},
+        where=tuple_(*(table.c[c] for c in order)) < tuple_(*(excluded[c] for c in order)),
+    )
+    written = await connection.execute(statement.returning(table.c[key]))
+    return len(written.fetchall())  # rows the guard let through; rowcount is -1 here
 
 
 async def upsert_subscriptions(connection: AsyncConnection, batch: Iterable[Entitlements]) -> int:
-    rows = _newest(map(subscription_row, batch), "stripe_customer_id", ("version",))
-    if not rows:
-        return 0
-    statement = insert(subscriptions).values(rows)
-    excluded = statement.excluded
-    statement = statement.on_conflict_do_update(
-        index_elements=[subscriptions.c.stripe_customer_id],
-        set_={**{name: excluded[name] for name in rows[0]}, "updated_at": func.now()},
-        where=subscriptions.c.version < excluded.version,
+    rows = map(subscription_row, batch)
+    return await _upsert_forward(
+        connection, subscriptions, rows, "stripe_customer_id", ("version",)
     )
-    result = await connection.execute(statement)
-    return result.rowcount
 
 
 async def upsert_invoices(connection: AsyncConnection, batch: Iterable[InvoiceRecord]) -> int:
     order = ("event_created", "status_rank", "last_event_id")
-    rows = _newest(map(invoice_row, batch), "stripe_invoice_id", order)
-    if not rows:
-        return 0
-    statement = insert(invoices).values(rows)
-    excluded = statement.excluded
-    statement = statement.on_conflict_do_update(
-        index_elements=[invoices.c.stripe_invoice_id],
-        set_={**{name: excluded[name] for name in rows[0]}, "updated_at": func.now()},
-        where=tuple_(*(invoices.c[c] for c in order)) < tuple_(*(excluded[c] for c in order)),
+    return await _upsert_forward(
+        connection, invoices, map(invoice_row, batch), "stripe_invoice_id", order
     )
-    result = await connection.execute(statement)
-    return result.rowcount
