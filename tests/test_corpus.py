@@ -21,7 +21,7 @@ import pytest
 
 from tests import stripe_builders as build
 from tests.support.database import fetch_all
-from tests.support.kafka_reader import TopicReader
+from tests.support.kafka_reader import read_stripe_events_through
 from tests.support.pipeline import PRICES, Pipeline
 from tests.support.polling import wait_for
 
@@ -163,13 +163,9 @@ def test_real_payload_through_the_pipeline(pipeline: Pipeline, path: Path) -> No
 
     customer = _customer(event)
     key = (customer or event["id"]).encode()
-    reader = TopicReader(pipeline.bootstrap, pipeline.topics.stripe_events)
-    try:
-        records = reader.read_until(
-            lambda rs: any(r.headers.get("stripe-event-id") == event["id"].encode() for r in rs)
-        )
-    finally:
-        reader.close()
+    records = read_stripe_events_through(
+        pipeline.bootstrap, pipeline.topics.stripe_events, event["id"]
+    )
     [record] = [r for r in records if r.headers["stripe-event-id"] == event["id"].encode()]
     assert record.key == key
     assert record.headers["stripe-event-type"] == event["type"].encode()

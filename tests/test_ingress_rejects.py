@@ -16,7 +16,7 @@ import pytest
 
 from ingress.signature import sign
 from tests import stripe_builders as build
-from tests.support.kafka_reader import TopicReader
+from tests.support.kafka_reader import TopicReader, read_stripe_events_through
 from tests.support.pipeline import PRICES, ROTATED_SECRET, WEBHOOK_SECRET, Pipeline
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
@@ -116,13 +116,9 @@ def test_rejected_and_nothing_published_or_written(
     row = pipeline.wait_row(customer, plan="pro")
     assert row["source_event_id"] == sentinel["id"]
 
-    reader = TopicReader(pipeline.bootstrap, pipeline.topics.stripe_events)
-    try:
-        records = reader.read_until(
-            lambda rs: any(r.headers.get("stripe-event-id") == sentinel["id"].encode() for r in rs)
-        )
-    finally:
-        reader.close()
+    records = read_stripe_events_through(
+        pipeline.bootstrap, pipeline.topics.stripe_events, sentinel["id"]
+    )
     assert not [r for r in records if bad["id"].encode() in r.value]
     time.sleep(0.5)
     assert pipeline.row(customer)["plan"] == "pro"

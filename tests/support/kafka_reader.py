@@ -62,3 +62,15 @@ class TopicReader:
 
     def close(self) -> None:
         self._consumer.close()
+
+
+def read_stripe_events_through(bootstrap: str, topic: str, event_id: str) -> list[Record]:
+    """Every record of ``topic`` read until the one carrying ``event_id`` has been seen."""
+    wanted = event_id.encode()
+    reader = TopicReader(bootstrap, topic)
+    try:
+        return reader.read_until(
+            lambda rs: any(r.headers.get("stripe-event-id") == wanted for r in rs)
+        )
+    finally:
+        reader.close()
