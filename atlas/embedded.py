@@ -77,7 +77,11 @@ class EmbeddedKafka:
             advertised,
         ]
         with open(self._log_path or os.devnull, "ab") as log:  # the child keeps its own copy
-            self._process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)  # noqa: S603
+            # A session of its own: a terminal's Ctrl-C must not stop the broker before the
+            # services that use it have shut down (atlas dev stops it last).
+            self._process = subprocess.Popen(  # noqa: S603
+                command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            )
         _wait_for_port(self.port, self._process, timeout_s=15)
         return self
 
