@@ -1,6 +1,6 @@
 """Re-read a partition whose committed offset stopped moving while records wait behind it.
 
-Seen on a restarted worker (tansu, about 1 restart in 12): Faust resumes the stream partitions
+Seen on a restarted worker (tansu, a few restarts in a hundred): Faust resumes the stream partitions
 just before seeking them to their committed offsets, and a fetch landing in that window can
 leave messages neither processed nor acknowledged, so the partition's committed offset never
 moves again. A healthy worker commits every second while it has work, so an offset that sits
