@@ -16,6 +16,7 @@ Rules (documented in the README under "How state is derived"):
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from atlas.catalog import FREE_TIER, Catalog
 from schemas.entitlements import Entitlements
@@ -141,16 +142,21 @@ def current_subscription(
     return chosen
 
 
-def derive_entitlements(
-    state: CustomerState, catalog: Catalog, now: int, version: int
-) -> Entitlements:
+class Derived(NamedTuple):
+    entitlements: Entitlements
+    due_at: int | None  # when they will next change with no new event (a period end)
+
+
+def derive(state: CustomerState, catalog: Catalog, now: int, version: int) -> Derived:
+    """The customer's entitlements at ``now``, and when time alone will next change them."""
     view = None if state.deleted_version else current_subscription(state, catalog, now)
     tier, price = tier_of(view, catalog) if view else (None, None)
-    paid = view is not None and tier is not None and paid_until(view, now)[0]
+    paid_now, until = paid_until(view, now) if view else (False, None)
+    paid = paid_now and tier is not None
     plan = catalog.plans[tier if paid and tier else FREE_TIER]
     status = "canceled" if state.deleted_version else (view.status if view else "none")
     sub_id = view.subscription_id if view else None
-    return Entitlements(
+    entitlements = Entitlements(
         customer_id=state.customer_id,
         user_id=state.user.user_id if state.user else None,
         subscription_id=None if sub_id == UNIDENTIFIED_SUBSCRIPTION else sub_id,
@@ -168,12 +174,4 @@ def derive_entitlements(
         version=version,
         source_event_id=state.last_event_id,
     )
-
-
-def next_transition(state: CustomerState, catalog: Catalog, now: int) -> int | None:
-    """When the derived entitlements will next change with no new event (a period end)."""
-    view = None if state.deleted_version else current_subscription(state, catalog, now)
-    if view is None:
-        return None
-    paid, until = paid_until(view, now)
-    return until if paid else None
+    return Derived(entitlements, until if paid_now else None)

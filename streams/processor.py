@@ -15,7 +15,7 @@ from schemas.stripe_event import StripeEvent
 from schemas.subscription_state import CustomerState
 from schemas.topics import Topics
 from streams.customer_records import CustomerRecord
-from streams.derive import derive_entitlements, next_transition
+from streams.derive import derive
 from streams.fold import FoldResult, apply_fetched_subscription, fold
 
 log = logging.getLogger(__name__)
@@ -71,8 +71,7 @@ class CustomerProcessor:
 
     def _emit_if_changed(self, outcome: Outcome, now: int, second: int) -> None:
         record = outcome.record
-        candidate = derive_entitlements(record.state, self.catalog, now, record.state.version)
-        record.due_at = next_transition(record.state, self.catalog, now)
+        candidate, record.due_at = derive(record.state, self.catalog, now, record.state.version)
         if record.emitted is not None and record.emitted.view() == candidate.view():
             return
         if record.emitted is not None and candidate.version <= record.emitted.version:

@@ -1,11 +1,12 @@
 """Re-read a partition whose committed offset stopped moving while records wait behind it.
 
-Seen on a restarted worker (tansu, a few restarts in a hundred): Faust resumes the stream partitions
-just before seeking them to their committed offsets, and a fetch landing in that window can
-leave messages neither processed nor acknowledged, so the partition's committed offset never
-moves again. A healthy worker commits every second while it has work, so an offset that sits
-still for ``stall_after_s`` with records beyond it is stuck; seeking back to it re-delivers
-everything uncommitted. Processing is idempotent, so re-reading is always safe.
+Seen on a restarted worker (tansu, a few restarts in a hundred): a partition's committed offset
+never moved again. The suspected cause is that Faust resumes stream partitions just before
+seeking them to their committed offsets, so a fetch in that window can leave messages neither
+processed nor acknowledged (see README, "Restarts"). A healthy worker commits every second
+while it has work, so an offset that sits still for ``stall_after_s`` with records beyond it
+is stuck; seeking back to it re-delivers everything uncommitted. Processing is idempotent, so
+re-reading is always safe.
 """
 
 from __future__ import annotations
@@ -34,10 +35,9 @@ class StallWatchdog:
             committed: int | None = consumer._committed_offset.get(tp)
             highwater = consumer.highwater(tp)  # from fetch responses: right even on tansu
             previous, since = self._seen.get(tp, (committed, now))
-            if committed != previous:
+            if committed != previous or tp not in self._seen:
                 self._seen[tp] = (committed, now)
                 continue
-            self._seen[tp] = (committed, since)
             behind = highwater is not None and highwater > (committed or 0)
             if behind and now - since >= self._stall_after_s:
                 await self._reread(consumer, tp, committed, highwater)

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from atlas.catalog import load_catalog
 from schemas.stripe_event import event_from_mapping
 from schemas.subscription_state import CustomerState
-from streams.derive import derive_entitlements
+from streams.derive import derive
 from streams.fold import fold
 from tests import stripe_builders as build
 
@@ -79,7 +79,7 @@ def folded(sequence: list[dict[str, Any]]) -> tuple[CustomerState, dict[str, Any
     state = CustomerState(customer_id=CUSTOMER)
     for raw in sequence:
         fold(state, event_from_mapping(raw))
-    view = derive_entitlements(state, CATALOG, NOW, 0).view()
+    view = derive(state, CATALOG, NOW, 0).entitlements.view()
     comparable = replace(state, seen_event_ids=[], last_event_id=None, version=0)
     return comparable, view
 
