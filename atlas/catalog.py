@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -18,6 +18,7 @@ from atlas.errors import AtlasError
 
 FREE_TIER = "free"
 MAX_BIT = 62  # the bitmap is a signed 64-bit integer column
+FEATURE_SOURCES = ("catalog", "stripe")  # where a plan's features come from
 
 
 class CatalogError(AtlasError):
@@ -38,12 +39,15 @@ class Plan:
     features: frozenset[str]
     limits: Mapping[str, int]
     price_ids: frozenset[str]
+    grace_days: int | None = None  # past_due keeps the plan's features this long, then free
+    features_from: str = "catalog"  # "stripe": features from Stripe's entitlement summary
 
 
 @dataclass(frozen=True)
 class Catalog:
     features: Mapping[str, Feature]
     plans: Mapping[str, Plan]
+    version: int = 0  # 0: read from a file; >= 1: published by `atlas catalog apply`
 
     def tier_for_price(self, price_id: str) -> str | None:
         for plan in self.plans.values():
@@ -76,7 +80,7 @@ def load_catalog(
 
 
 def parse_catalog(
-    raw: Mapping[str, Any], price_ids: Mapping[str, tuple[str, ...]], source: str
+    raw: Mapping[str, Any], price_ids: Mapping[str, tuple[str, ...]], source: str, version: int = 0
 ) -> Catalog:
     features = _parse_features(_table(raw.get("features"), "features", source), source)
     plans = {
@@ -86,7 +90,7 @@ def parse_catalog(
     if FREE_TIER not in plans:
         raise CatalogError(f"{source}: the catalog must define a [plans.{FREE_TIER}] tier")
     plans = _merge_price_ids(plans, price_ids, source)
-    return Catalog(features=features, plans=plans)
+    return Catalog(features=features, plans=plans, version=version)
 
 
 def _table(value: Any, name: str, source: str) -> Mapping[str, Any]:
@@ -127,23 +131,36 @@ def _parse_plan(
     unknown = sorted(set(granted) - set(features))
     if unknown:
         raise CatalogError(f"{source}: plans.{tier} grants undefined features: {unknown}")
+    features_from = raw.get("features_from", "catalog")
+    if features_from not in FEATURE_SOURCES:
+        raise CatalogError(
+            f"{source}: plans.{tier}.features_from must be one of {list(FEATURE_SOURCES)}"
+        )
+    limitable = set(features) if features_from == "stripe" else set(granted)
     limits = raw.get("limits", {})
     if not isinstance(limits, Mapping):
         raise CatalogError(f"{source}: [plans.{tier}.limits] must be a table")
     for key, value in limits.items():
-        if key not in granted:
+        if key not in limitable:
             raise CatalogError(f"{source}: plans.{tier}.limits.{key} limits a feature not granted")
         if not isinstance(value, int) or isinstance(value, bool) or value < 0:
             raise CatalogError(f"{source}: plans.{tier}.limits.{key} must be a whole number >= 0")
     prices = raw.get("price_ids", [])
     if not isinstance(prices, list) or not all(isinstance(price, str) for price in prices):
         raise CatalogError(f"{source}: plans.{tier}.price_ids must be a list of strings")
+    grace_days = raw.get("grace_days")
+    if grace_days is not None and (
+        not isinstance(grace_days, int) or isinstance(grace_days, bool) or grace_days < 0
+    ):
+        raise CatalogError(f"{source}: plans.{tier}.grace_days must be a whole number >= 0")
     return Plan(
         tier=tier,
         rank=rank,
         features=frozenset(granted),
         limits=dict(limits),
         price_ids=frozenset(prices),
+        grace_days=grace_days,
+        features_from=features_from,
     )
 
 
@@ -155,10 +172,7 @@ def _merge_price_ids(
             raise CatalogError(
                 f"STRIPE_PRICE_ID_{tier.upper()} names tier '{tier}', which {source} lacks"
             )
-        plan = plans[tier]
-        plans[tier] = Plan(
-            plan.tier, plan.rank, plan.features, plan.limits, plan.price_ids | frozenset(ids)
-        )
+        plans[tier] = replace(plans[tier], price_ids=plans[tier].price_ids | frozenset(ids))
     owner: dict[str, str] = {}
     for plan in plans.values():
         for price in plan.price_ids:

@@ -9,6 +9,7 @@ import logging
 import os
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 from atlas.errors import AtlasError
 
@@ -19,6 +20,12 @@ def _ingress(args: argparse.Namespace) -> int:
     from atlas.services import run_ingress
 
     return run_ingress(args.host, args.port)
+
+
+def _api(args: argparse.Namespace) -> int:
+    from atlas.services import run_api
+
+    return run_api(args.host, args.port)
 
 
 def _worker(_args: argparse.Namespace) -> int:
@@ -45,6 +52,34 @@ def _dev(args: argparse.Namespace) -> int:
     return run_dev(args.host, args.port)
 
 
+def _catalog_apply(args: argparse.Namespace) -> int:
+    from atlas.catalog_commands import apply_catalog
+
+    return apply_catalog(args.file, args.reason, args.by, args.dry_run)
+
+
+def _catalog_show(_args: argparse.Namespace) -> int:
+    from atlas.catalog_commands import show_catalog
+
+    return show_catalog()
+
+
+def _add_catalog_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    catalog = commands.add_parser("catalog", help="publish or show the live plan catalog")
+    actions = catalog.add_subparsers(dest="action", required=True, metavar="ACTION")
+    apply = actions.add_parser(
+        "apply", help="validate FILE against the published catalog and publish it"
+    )
+    apply.add_argument("file", type=Path, metavar="FILE", help="catalog TOML file")
+    apply.add_argument("--reason", required=True, help="why the catalog changes (audited)")
+    apply.add_argument("--by", help="who applies it (audited; default: the login name)")
+    apply.add_argument("--dry-run", action="store_true", help="validate and diff, publish nothing")
+    apply.set_defaults(run=_catalog_apply)
+    actions.add_parser("show", help="print the published catalog as JSON").set_defaults(
+        run=_catalog_show
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="atlas", description="Stripe billing events in, per-customer entitlements out."
@@ -56,6 +91,11 @@ def build_parser() -> argparse.ArgumentParser:
     ingress.add_argument("--port", type=int, default=8000, help="port to bind (default 8000)")
     ingress.set_defaults(run=_ingress)
 
+    api = commands.add_parser("api", help="serve the entitlements API (GET /v1/...)")
+    api.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    api.add_argument("--port", type=int, default=8001, help="port to bind (default 8001)")
+    api.set_defaults(run=_api)
+
     commands.add_parser("worker", help="run the Faust worker that folds events").set_defaults(
         run=_worker
     )
@@ -65,6 +105,8 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser("migrate", help="create or upgrade the Postgres schema").set_defaults(
         run=_migrate
     )
+
+    _add_catalog_commands(commands)
 
     dev = commands.add_parser("dev", help="run everything locally on embedded Kafka and Postgres")
     dev.add_argument("--host", default="127.0.0.1", help="ingress address (default 127.0.0.1)")
@@ -78,7 +120,7 @@ def _configure_logging(level: str) -> None:
     logging.basicConfig(
         level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s %(message)s"
     )
-    for package in ("atlas", "ingress", "streams", "sinks"):
+    for package in ("atlas", "ingress", "streams", "sinks", "api"):
         logging.getLogger(package).setLevel(level)
 
 

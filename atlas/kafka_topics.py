@@ -42,7 +42,12 @@ def ensure_topics(bootstrap: str, topics: Topics, partitions: int, timeout_s: fl
     except KafkaException as exc:
         raise BrokerUnavailable(f"Kafka at {bootstrap} did not answer: {exc}") from None
     wanted = [
-        NewTopic(name, num_partitions=partitions, replication_factor=-1, config=config)
+        NewTopic(
+            name,
+            num_partitions=1 if name == topics.catalog else partitions,
+            replication_factor=-1,
+            config=config,
+        )
         for name, config in topic_configs(topics).items()
         if name not in existing
     ]

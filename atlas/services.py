@@ -7,7 +7,8 @@ import logging
 import os
 import signal
 
-from atlas.catalog import load_catalog
+from atlas.catalog import Catalog, load_catalog, parse_catalog
+from atlas.catalog_topic import read_published
 from atlas.kafka_topics import ensure_topics
 from atlas.settings import Settings, load_settings
 from schemas.topics import Topics
@@ -16,6 +17,17 @@ from schemas.topics import Topics
 def _ensure_topics(settings: Settings) -> None:
     topics = Topics.with_prefix(settings.topic_prefix)
     ensure_topics(settings.kafka_bootstrap_servers, topics, settings.topic_partitions)
+
+
+def current_catalog(settings: Settings) -> Catalog:
+    """The latest catalog published on ``atlas.catalog``; before the first ``atlas catalog
+    apply``, the file ``ATLAS_CATALOG`` (or the bundled default)."""
+    topics = Topics.with_prefix(settings.topic_prefix)
+    document = read_published(settings.kafka_bootstrap_servers, topics)
+    if document is None:
+        return load_catalog(settings.catalog_path, settings.price_ids)
+    source = f"published catalog version {document.version}"
+    return parse_catalog(document.source, settings.price_ids, source, document.version)
 
 
 def run_ingress(host: str, port: int) -> int:
@@ -36,14 +48,30 @@ def run_ingress(host: str, port: int) -> int:
     return 0
 
 
+def run_api(host: str, port: int) -> int:
+    import uvicorn
+
+    from api.app import create_app
+    from api.auth import authenticator_from_env
+    from sinks.database import async_engine
+
+    settings = load_settings(need_database=True)
+    authenticator = authenticator_from_env(os.environ)
+    fallback = load_catalog(settings.catalog_path, settings.price_ids)
+    engine = async_engine(settings.database_url)
+    app = create_app(engine, authenticator, fallback, dict(settings.price_ids))
+    uvicorn.run(app, host=host, port=port, log_level="warning", timeout_keep_alive=30)
+    return 0
+
+
 def run_worker() -> int:
     import faust
 
     from streams.app import create_app
 
     settings = load_settings()
-    catalog = load_catalog(settings.catalog_path, settings.price_ids)
     _ensure_topics(settings)
+    catalog = current_catalog(settings)
     settings.worker_data_dir.mkdir(parents=True, exist_ok=True)
     app = create_app(settings, catalog)
     faust_level = os.environ.get("ATLAS_FAUST_LOG_LEVEL", "WARNING").upper()

@@ -18,6 +18,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from api.openapi import openapi_document
+from atlas.http_errors import error_response
 from atlas.settings import Settings
 from ingress.publisher import Publisher, PublishError
 from ingress.signature import SignatureError, verify_signature
@@ -33,10 +35,6 @@ RETRY_AFTER_S = "5"
 
 class BodyTooLarge(Exception):
     pass
-
-
-def _error(status: int, code: str, message: str, **headers: str) -> JSONResponse:
-    return JSONResponse({"error": code, "message": message}, status_code=status, headers=headers)
 
 
 async def _read_body(request: Request) -> bytes:
@@ -72,18 +70,18 @@ def create_app(settings: Settings, publisher: Publisher | None = None) -> Starle
         try:
             body = await _read_body(request)
         except BodyTooLarge:
-            return _error(413, "body_too_large", f"body exceeds {MAX_BODY_BYTES} bytes")
+            return error_response(413, "body_too_large", f"body exceeds {MAX_BODY_BYTES} bytes")
         except TimeoutError:
-            return _error(408, "body_timeout", "request body arrived too slowly")
+            return error_response(408, "body_timeout", "request body arrived too slowly")
         try:
             verify_signature(body, request.headers.get("stripe-signature"), secrets)
             event = parse_event(body)
         except SignatureError as exc:
             log.info("webhook rejected: %s", exc.reason)
-            return _error(400, exc.reason, str(exc))
+            return error_response(400, exc.reason, str(exc))
         except NotAStripeEvent as exc:
             log.info("webhook rejected: not a Stripe event (%s)", exc)
-            return _error(400, "not_a_stripe_event", str(exc))
+            return error_response(400, "not_a_stripe_event", str(exc))
         headers = [
             (EVENT_ID_HEADER, event.id.encode()),
             (EVENT_TYPE_HEADER, event.type.encode()),
@@ -93,7 +91,7 @@ def create_app(settings: Settings, publisher: Publisher | None = None) -> Starle
             await state["publisher"].publish(event.routing_key, body, headers)
         except PublishError as exc:
             log.warning("event %s not published: %s", event.id, exc)
-            return _error(
+            return error_response(
                 503,
                 "broker_unavailable",
                 "event not stored; retry",
@@ -101,19 +99,25 @@ def create_app(settings: Settings, publisher: Publisher | None = None) -> Starle
             )
         return JSONResponse({"received": True, "event_id": event.id})
 
+    async def openapi(_request: Request) -> Response:
+        return JSONResponse(openapi_document())
+
     async def healthz(_request: Request) -> Response:
         return JSONResponse({"status": "ok"})
 
     async def readyz(_request: Request) -> Response:
         if await asyncio.to_thread(state["publisher"].broker_reachable):
             return JSONResponse({"status": "ready"})
-        return _error(503, "broker_unreachable", "Kafka did not answer", **{"Retry-After": "5"})
+        return error_response(
+            503, "broker_unreachable", "Kafka did not answer", **{"Retry-After": "5"}
+        )
 
     return Starlette(
         routes=[
             Route("/stripe/webhook", webhook, methods=["POST"]),
             Route("/healthz", healthz, methods=["GET"]),
             Route("/readyz", readyz, methods=["GET"]),
+            Route("/openapi.json", openapi, methods=["GET"]),
         ],
         lifespan=lifespan,
     )

@@ -37,6 +37,7 @@ class Entitlements:
     unknown_price: bool
     version: int
     source_event_id: str | None
+    grace_until: int | None = None  # past_due: the plan's features end here (see derive.py)
 
     def view(self) -> dict[str, Any]:
         """Everything but the version stamps: two entitlements with equal views grant the same."""

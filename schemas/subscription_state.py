@@ -52,6 +52,14 @@ class UserLink:
 
 
 @dataclass(slots=True)
+class StripeFeatures:
+    """The lookup keys of the customer's active Stripe entitlements (``entitlements.*``)."""
+
+    lookup_keys: list[str]
+    version: Version
+
+
+@dataclass(slots=True)
 class CustomerState:
     customer_id: str
     user: UserLink | None = None
@@ -59,6 +67,10 @@ class CustomerState:
     payments: dict[str, PaymentOutcome] = field(default_factory=dict)
     checkout_subscription_ids: list[str] = field(default_factory=list)
     deleted_version: Version | None = None
+    # dunning: seconds of failed payments not followed by a success, and the last success
+    payment_failures: list[int] = field(default_factory=list)
+    last_payment_success: int | None = None
+    stripe_features: StripeFeatures | None = None
     seen_event_ids: list[str] = field(default_factory=list)
     last_event_id: str | None = None
     version: int = 0
@@ -73,6 +85,7 @@ class CustomerState:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> CustomerState:
         user = data.get("user")
+        stripe_features = data.get("stripe_features")
         return cls(
             customer_id=data["customer_id"],
             user=UserLink(**user) if user else None,
@@ -80,6 +93,9 @@ class CustomerState:
             payments={k: PaymentOutcome(**v) for k, v in data["payments"].items()},
             checkout_subscription_ids=list(data["checkout_subscription_ids"]),
             deleted_version=data.get("deleted_version"),
+            payment_failures=list(data.get("payment_failures", [])),
+            last_payment_success=data.get("last_payment_success"),
+            stripe_features=StripeFeatures(**stripe_features) if stripe_features else None,
             seen_event_ids=list(data["seen_event_ids"]),
             last_event_id=data.get("last_event_id"),
             version=int(data["version"]),

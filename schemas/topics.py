@@ -11,7 +11,8 @@ EVENT_CREATED_HEADER = "stripe-event-created"
 
 @dataclass(frozen=True)
 class Topics:
-    """Every topic Atlas reads or writes; all are keyed by Stripe customer id."""
+    """Every topic Atlas reads or writes. All are keyed by Stripe customer id except
+    ``atlas.catalog`` (one partition, one key: ``catalog``)."""
 
     stripe_events: str
     subscriptions: str
@@ -19,6 +20,7 @@ class Topics:
     entitlement_changes: str
     invoices: str
     timers: str
+    catalog: str
 
     @classmethod
     def with_prefix(cls, prefix: str = "") -> Topics:
@@ -29,9 +31,10 @@ class Topics:
             entitlement_changes=f"{prefix}atlas.entitlements.changes",
             invoices=f"{prefix}atlas.invoices",
             timers=f"{prefix}atlas.timers",
+            catalog=f"{prefix}atlas.catalog",
         )
 
     @property
     def compacted(self) -> tuple[str, ...]:
         """Topics holding the latest value per key; the rest keep history (time retention)."""
-        return (self.subscriptions, self.entitlements)
+        return (self.subscriptions, self.entitlements, self.catalog)

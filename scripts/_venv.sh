@@ -8,12 +8,12 @@ if ! "$python" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null
   exit 1
 fi
 venv="$root/.venv"
-stamp="$venv/.installed-$(sha256sum "$root/pyproject.toml" | cut -c1-16)"
+stamp="$venv/.installed-$(cat "$root/pyproject.toml" "$root/client/pyproject.toml" | sha256sum | cut -c1-16)"
 if [ ! -f "$stamp" ]; then
   echo "Installing Atlas into $venv ..." >&2
   "$python" -m venv "$venv"
   "$venv/bin/python" -m pip install --quiet --upgrade pip
-  "$venv/bin/python" -m pip install --quiet -e "$root[test,rocksdb]"
+  "$venv/bin/python" -m pip install --quiet -e "$root[test,rocksdb]" -e "$root/client[fastapi]"
   rm -f "$venv"/.installed-* && touch "$stamp"
 fi
 export PATH="$venv/bin:$PATH"

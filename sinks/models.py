@@ -39,7 +39,18 @@ subscriptions = Table(
     Column("version", BigInteger, nullable=False),
     Column("source_event_id", Text, nullable=True),
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("grace_until", DateTime(timezone=True), nullable=True),
     Index("subscriptions_user_id", "user_id"),
+)
+
+catalogs = Table(
+    "catalogs",
+    metadata,
+    Column("version", BigInteger, primary_key=True),
+    Column("document", JSONB, nullable=False),
+    Column("applied_at", DateTime(timezone=True), nullable=False),
+    Column("applied_by", Text, nullable=False),
+    Column("reason", Text, nullable=False),
 )
 
 invoices = Table(

@@ -1,4 +1,4 @@
-"""Idempotent upserts of entitlements and invoices into Postgres.
+"""Idempotent upserts of entitlements, invoices and catalog versions into Postgres.
 
 A row only moves forward: an entitlement is written when its ``version`` is greater than the
 row's, an invoice when its ``(event_created, status_rank, last_event_id)`` is. Reprocessing a
@@ -15,9 +15,10 @@ from sqlalchemy import Table, func, tuple_
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from schemas.catalog_document import CatalogDocument
 from schemas.entitlements import Entitlements
 from schemas.invoices import InvoiceRecord
-from sinks.models import invoices, subscriptions
+from sinks.models import catalogs, invoices, subscriptions
 
 _INVOICE_STATUS_RANK = {"draft": 0, "open": 1, "paid": 2, "uncollectible": 2, "void": 3}
 
@@ -44,6 +45,7 @@ def subscription_row(entitlements: Entitlements) -> dict[str, Any]:
         "unknown_price": entitlements.unknown_price,
         "version": entitlements.version,
         "source_event_id": entitlements.source_event_id,
+        "grace_until": _timestamp(entitlements.grace_until),
     }
 
 
@@ -105,3 +107,22 @@ async def upsert_invoices(connection: AsyncConnection, batch: Iterable[InvoiceRe
     return await _upsert_forward(
         connection, invoices, map(invoice_row, batch), "stripe_invoice_id", order
     )
+
+
+async def insert_catalogs(connection: AsyncConnection, batch: Iterable[CatalogDocument]) -> int:
+    """Record each published catalog version once; a version is never rewritten."""
+    rows = {
+        document.version: {
+            "version": document.version,
+            "document": document.to_json_dict(),
+            "applied_at": _timestamp(document.applied_at),
+            "applied_by": document.applied_by,
+            "reason": document.reason,
+        }
+        for document in batch
+    }
+    if not rows:
+        return 0
+    statement = insert(catalogs).values(list(rows.values())).on_conflict_do_nothing()
+    written = await connection.execute(statement.returning(catalogs.c.version))
+    return len(written.fetchall())

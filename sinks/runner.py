@@ -1,4 +1,5 @@
-"""``atlas sink``: consume ``atlas.entitlements`` and ``atlas.invoices``, upsert Postgres.
+"""``atlas sink``: consume ``atlas.entitlements``, ``atlas.invoices`` and ``atlas.catalog``,
+upsert Postgres.
 
 At-least-once: offsets are committed only after the batch's transaction committed. While
 Postgres is unreachable the batch is retried with exponential backoff (up to 30 s between
@@ -19,10 +20,11 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from atlas.settings import Settings
+from schemas.catalog_document import CatalogDocument
 from schemas.entitlements import Entitlements
 from schemas.invoices import InvoiceRecord
 from schemas.topics import Topics
-from sinks.postgres import upsert_invoices, upsert_subscriptions
+from sinks.postgres import insert_catalogs, upsert_invoices, upsert_subscriptions
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +35,7 @@ MAX_BACKOFF_S = 30.0
 class Batch:
     entitlements: list[Entitlements] = field(default_factory=list)
     invoices: list[InvoiceRecord] = field(default_factory=list)
+    catalogs: list[CatalogDocument] = field(default_factory=list)
 
 
 class PostgresSink:
@@ -47,6 +50,7 @@ class PostgresSink:
         return AIOKafkaConsumer(
             self.topics.entitlements,
             self.topics.invoices,
+            self.topics.catalog,
             bootstrap_servers=self.settings.kafka_bootstrap_servers,
             group_id=f"{self.settings.topic_prefix}atlas-sink",
             enable_auto_commit=False,
@@ -64,6 +68,8 @@ class PostgresSink:
             try:
                 if record.topic == self.topics.entitlements:
                     batch.entitlements.append(Entitlements.from_json(record.value))
+                elif record.topic == self.topics.catalog:
+                    batch.catalogs.append(CatalogDocument.from_json(record.value))
                 else:
                     batch.invoices.append(InvoiceRecord.from_json(record.value))
             except (ValueError, TypeError, KeyError) as exc:
@@ -86,6 +92,7 @@ class PostgresSink:
                         connection, batch.entitlements
                     )
                     self.counts["invoices"] += await upsert_invoices(connection, batch.invoices)
+                    self.counts["catalogs"] += await insert_catalogs(connection, batch.catalogs)
                 return True
             except (OperationalError, DBAPIError, OSError) as exc:
                 self.counts["db_errors"] += 1

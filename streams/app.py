@@ -15,16 +15,19 @@ from typing import Any
 
 import faust
 import orjson
+from aiokafka.partitioner import murmur2
 from faust.types import EventT
 
-from atlas.catalog import Catalog
+from atlas.catalog import Catalog, CatalogError, parse_catalog
+from atlas.catalog_topic import parse_control
 from atlas.settings import Settings
+from schemas.catalog_document import CatalogDocument
 from schemas.stripe_event import NotAStripeEvent, event_from_mapping
 from schemas.topics import Topics
 from streams.customer_records import CustomerRecord
 from streams.processor import CustomerProcessor, Outcome
 from streams.stall_watchdog import StallWatchdog
-from streams.subscription_fetcher import SubscriptionFetcher
+from streams.stripe_fetcher import StripeFetcher
 
 log = logging.getLogger(__name__)
 
@@ -81,7 +84,7 @@ def create_app(settings: Settings, catalog: Catalog) -> faust.App:
     # str keys and JSON values: Faust ignores a raw table schema, and recovery then fails.
     table = app.Table(TABLE_NAME, default=None, partitions=settings.topic_partitions)
     processor = CustomerProcessor(catalog, topics)
-    fetcher = SubscriptionFetcher.from_settings(settings)
+    fetcher = StripeFetcher.from_settings(settings)
     counts: Counter[str] = Counter()  # events by type, duplicates, invalid records, timer drops
 
     def on_delivered(future: Any) -> None:
@@ -114,11 +117,23 @@ def create_app(settings: Settings, catalog: Catalog) -> faust.App:
         assert fold is not None
         counts["duplicate" if fold.duplicate else event.type if fold.handled else "unhandled"] += 1
         if fold.subscription_to_fetch and fetcher is not None:
-            subscription = await fetcher.fetch(fold.subscription_to_fetch)
+            subscription = await fetcher.subscription(fold.subscription_to_fetch)
             if subscription is not None:
                 outcome = processor.on_fetched_subscription(
                     outcome, subscription, event, int(time.time())
                 )
+        if fold.entitlements_to_fetch:
+            keys = await fetcher.active_entitlement_keys(event.customer_id) if fetcher else None
+            if keys is None:
+                counts["entitlement_summary_unfetched"] += 1
+                log.error(
+                    "entitlement summary %s of %s has more pages and Stripe could not be asked "
+                    "for them (STRIPE_SECRET_KEY unset or the API failed); it was not applied",
+                    event.id,
+                    event.customer_id,
+                )
+            else:
+                outcome = processor.on_fetched_entitlements(outcome, keys, event, int(time.time()))
         await emit(key, outcome)
 
     async def on_tick(key: bytes) -> None:
@@ -131,6 +146,47 @@ def create_app(settings: Settings, catalog: Catalog) -> faust.App:
         counts["timer"] += 1
         await emit(key, processor.on_tick(record, int(time.time())))
 
+    def switch_catalog(document: CatalogDocument) -> bool:
+        """Adopt ``document`` unless it is older; ``False`` when it cannot be used."""
+        if document.version < processor.catalog.version:
+            return True
+        source = f"published catalog version {document.version}"
+        try:
+            catalog = parse_catalog(document.source, settings.price_ids, source, document.version)
+        except CatalogError as exc:
+            log.error("keeping catalog version %s: %s", processor.catalog.version, exc)
+            return False
+        if catalog.version > processor.catalog.version:
+            log.info("switching to catalog version %s", catalog.version)
+        processor.catalog = catalog
+        return True
+
+    async def on_catalog(partition: int, document: CatalogDocument) -> None:
+        """Re-derive every customer of ``partition``: changes go out only where access did."""
+        if document.version < processor.catalog.version or not switch_catalog(document):
+            return
+        now = int(time.time())
+        for name in list(table.keys()):
+            key = name.encode()
+            if (murmur2(key) & 0x7FFFFFFF) % settings.topic_partitions != partition:
+                continue
+            stored = table.get(name)
+            if stored is not None:
+                counts["catalog_rederived"] += 1
+                await emit(key, processor.on_catalog_change(CustomerRecord.from_dict(stored), now))
+
+    async def on_timers_record(event: EventT[Any], key: bytes) -> None:
+        try:
+            document = parse_control(event.value)
+        except (orjson.JSONDecodeError, ValueError, KeyError, TypeError) as exc:
+            counts["invalid"] += 1
+            log.error("skipping a record on %s that is not understood: %s", topics.timers, exc)
+            return
+        if document is None:
+            await on_tick(key)
+        else:
+            await on_catalog(event.message.partition, document)
+
     @app.agent(inputs, name="fold-customers")
     async def fold_customers(stream: Any) -> None:
         event: EventT[Any]
@@ -140,7 +196,7 @@ def create_app(settings: Settings, catalog: Catalog) -> faust.App:
                 counts["no_key"] += 1
                 continue
             if event.message.topic == topics.timers:
-                await on_tick(key)
+                await on_timers_record(event, key)
             else:
                 await on_stripe_event(key, event.value)
 

@@ -11,6 +11,12 @@ Rules (documented in the README under "How state is derived"):
 * Paid plan features for ``active``, ``trialing`` and ``past_due``; a ``canceled`` subscription
   (or one set to cancel at period end) keeps them until its period end. Otherwise, for unknown
   price ids, and for deleted customers: the free tier.
+* A ``past_due`` subscription of a plan with ``grace_days`` keeps the plan until
+  ``grace_until`` = the first failed payment not followed by a success (or, without one, the
+  moment Stripe's status said ``past_due``) plus ``grace_days``; after that, the free tier
+  until a payment succeeds.
+* A plan with ``features_from = "stripe"`` grants the catalog features named by the lookup keys
+  of the customer's latest Stripe entitlement summary (none before the first summary).
 """
 
 from __future__ import annotations
@@ -18,7 +24,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import NamedTuple
 
-from atlas.catalog import FREE_TIER, Catalog
+from atlas.catalog import FREE_TIER, Catalog, Plan
 from schemas.entitlements import Entitlements
 from schemas.subscription_state import (
     ANY_SUBSCRIPTION,
@@ -30,6 +36,7 @@ from schemas.subscription_state import (
 from streams.ordering import supersedes
 
 ENTITLED_STATUSES = frozenset({"active", "trialing", "past_due"})
+DAY_SECONDS = 86_400
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,9 +149,24 @@ def current_subscription(
     return chosen
 
 
+def grace_until(state: CustomerState, view: SubscriptionView, plan: Plan) -> int | None:
+    """When a past_due subscription loses its plan's features; ``None``: it never does."""
+    if view.status != "past_due" or plan.grace_days is None:
+        return None
+    since = state.payment_failures[0] if state.payment_failures else view.last_seen
+    return since + plan.grace_days * DAY_SECONDS
+
+
+def granted_features(state: CustomerState, plan: Plan, catalog: Catalog) -> frozenset[str]:
+    if plan.features_from != "stripe":
+        return plan.features
+    keys = state.stripe_features.lookup_keys if state.stripe_features else []
+    return frozenset(key for key in keys if key in catalog.features)
+
+
 class Derived(NamedTuple):
     entitlements: Entitlements
-    due_at: int | None  # when they will next change with no new event (a period end)
+    due_at: int | None  # when they will next change with no new event (a period end, a grace end)
 
 
 def derive(state: CustomerState, catalog: Catalog, now: int, version: int) -> Derived:
@@ -154,6 +176,10 @@ def derive(state: CustomerState, catalog: Catalog, now: int, version: int) -> De
     paid_now, until = paid_until(view, now) if view else (False, None)
     paid = paid_now and tier is not None
     plan = catalog.plans[tier if paid and tier else FREE_TIER]
+    grace_end = grace_until(state, view, plan) if view and paid else None
+    if grace_end is not None and grace_end <= now:
+        plan = catalog.plans[FREE_TIER]
+    features = granted_features(state, plan, catalog)
     status = "canceled" if state.deleted_version else (view.status if view else "none")
     sub_id = view.subscription_id if view else None
     entitlements = Entitlements(
@@ -166,12 +192,14 @@ def derive(state: CustomerState, catalog: Catalog, now: int, version: int) -> De
         price_id=price or (view.price_ids[0] if view and view.price_ids else None),
         current_period_end=view.current_period_end if view else None,
         cancel_at_period_end=view.cancel_at_period_end if view else False,
-        features=tuple(sorted(plan.features)),
-        feature_bits=catalog.feature_bits(plan.features),
-        limits=dict(sorted(plan.limits.items())),
+        features=tuple(sorted(features)),
+        feature_bits=catalog.feature_bits(features),
+        limits={key: value for key, value in sorted(plan.limits.items()) if key in features},
         banner="past_due" if status == "past_due" and paid else None,
         unknown_price=view is not None and bool(view.price_ids) and tier is None,
         version=version,
         source_event_id=state.last_event_id,
+        grace_until=grace_end,
     )
-    return Derived(entitlements, until if paid_now else None)
+    upcoming = [at for at in (until if paid_now else None, grace_end) if at and at > now]
+    return Derived(entitlements, min(upcoming, default=None))

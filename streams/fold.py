@@ -16,6 +16,7 @@ from schemas.stripe_event import StripeEvent
 from schemas.subscription_state import (
     CustomerState,
     PaymentOutcome,
+    StripeFeatures,
     SubscriptionSnapshot,
     UserLink,
 )
@@ -28,6 +29,8 @@ from streams.ordering import (
 )
 
 SEEN_EVENT_IDS_KEPT = 256  # duplicates older than this are still harmless: registers are LWW
+DUNNING_STATUSES = frozenset({"past_due", "unpaid"})
+PAYMENT_FAILURES_KEPT = 32  # the earliest failures since the last success (grace starts there)
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +40,7 @@ class FoldResult:
     changed: bool
     invoice: InvoiceRecord | None = None
     subscription_to_fetch: str | None = None  # Checkout named a subscription we know nothing of
+    entitlements_to_fetch: bool = False  # an entitlement summary has more pages than it carried
 
 
 Handler = Callable[[CustomerState, StripeEvent], FoldResult]
@@ -92,7 +96,12 @@ def _link_user(state: CustomerState, user_id: str | None, event: StripeEvent) ->
 def on_subscription(state: CustomerState, event: StripeEvent) -> FoldResult:
     sub = event.object
     status = "canceled" if event.type == "customer.subscription.deleted" else None
-    changed = _record_snapshot(state, sub, event, status or so.subscription_status(sub))
+    status = status or so.subscription_status(sub)
+    changed = _record_snapshot(state, sub, event, status)
+    if status in DUNNING_STATUSES:
+        changed |= _record_dunning(state, event.created, succeeded=False)
+    elif status in ("active", "trialing"):
+        changed |= _record_dunning(state, event.created, succeeded=True)
     changed |= _link_user(state, so.metadata_user_id(sub), event)
     return FoldResult(handled=True, duplicate=False, changed=changed)
 
@@ -138,7 +147,22 @@ def _on_payment(state: CustomerState, event: StripeEvent, succeeded: bool) -> Fo
             period_end=so.invoice_period_end(invoice),
             version=version,
         )
+    changed |= _record_dunning(state, event.created, succeeded)
     return FoldResult(handled=True, duplicate=False, changed=changed, invoice=record)
+
+
+def _record_dunning(state: CustomerState, second: int, succeeded: bool) -> bool:
+    """Keep the failures not followed by a success (a failure wins a same-second tie, as in
+    ``payment_version``), so the first failure of the current run is known in any order."""
+    before = (list(state.payment_failures), state.last_payment_success)
+    if succeeded:
+        state.last_payment_success = max(second, state.last_payment_success or second)
+    elif second not in state.payment_failures:
+        state.payment_failures.append(second)
+    floor = state.last_payment_success
+    kept = sorted(t for t in state.payment_failures if floor is None or t >= floor)
+    state.payment_failures = kept[:PAYMENT_FAILURES_KEPT]
+    return before != (state.payment_failures, state.last_payment_success)
 
 
 def on_payment_failed(state: CustomerState, event: StripeEvent) -> FoldResult:
@@ -171,6 +195,36 @@ def on_customer_deleted(state: CustomerState, event: StripeEvent) -> FoldResult:
     return FoldResult(handled=True, duplicate=False, changed=changed)
 
 
+def _record_stripe_features(
+    state: CustomerState, lookup_keys: list[str], event: StripeEvent
+) -> bool:
+    version = event_version(event.created, event.id)
+    current = state.stripe_features
+    if not supersedes(version, current.version if current else None):
+        return False
+    state.stripe_features = StripeFeatures(lookup_keys=sorted(set(lookup_keys)), version=version)
+    return current is None or current.lookup_keys != state.stripe_features.lookup_keys
+
+
+def on_entitlement_summary(state: CustomerState, event: StripeEvent) -> FoldResult:
+    keys, complete = so.entitlement_lookup_keys(event.object)
+    if not complete:  # the rest of the pages come from the API, then apply_fetched_entitlements
+        return FoldResult(handled=True, duplicate=False, changed=False, entitlements_to_fetch=True)
+    changed = _record_stripe_features(state, keys, event)
+    return FoldResult(handled=True, duplicate=False, changed=changed)
+
+
+def apply_fetched_entitlements(
+    state: CustomerState, lookup_keys: list[str], summary: StripeEvent
+) -> bool:
+    """Record every page of the customer's active entitlements, fetched after ``summary`` said
+    it had more; stamped with the summary's version like the event itself would be."""
+    changed = _record_stripe_features(state, lookup_keys, summary)
+    if changed:
+        state.last_event_id = summary.id
+    return changed
+
+
 HANDLERS: dict[str, Handler] = {
     "checkout.session.completed": on_checkout_completed,
     "checkout.session.async_payment_succeeded": on_checkout_completed,
@@ -190,6 +244,7 @@ HANDLERS: dict[str, Handler] = {
             "pending_update_expired",
         )
     },
+    "entitlements.active_entitlement_summary.updated": on_entitlement_summary,
     "invoice.payment_failed": on_payment_failed,
     "invoice.payment_succeeded": on_payment_succeeded,
     "invoice.paid": on_payment_succeeded,

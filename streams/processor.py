@@ -16,7 +16,12 @@ from schemas.subscription_state import CustomerState
 from schemas.topics import Topics
 from streams.customer_records import CustomerRecord
 from streams.derive import derive
-from streams.fold import FoldResult, apply_fetched_subscription, fold
+from streams.fold import (
+    FoldResult,
+    apply_fetched_entitlements,
+    apply_fetched_subscription,
+    fold,
+)
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +65,23 @@ class CustomerProcessor:
             self._emit_if_changed(outcome, now, checkout.created)
         return outcome
 
+    def on_fetched_entitlements(
+        self, outcome: Outcome, lookup_keys: list[str], summary: StripeEvent, now: int
+    ) -> Outcome:
+        """An entitlement summary had more pages; the API listed all of them."""
+        record = outcome.record
+        if apply_fetched_entitlements(record.state, lookup_keys, summary):
+            self._bump_version(record.state, summary.created)
+            outcome.messages.append((self.topics.subscriptions, _public_state(record.state)))
+            self._emit_if_changed(outcome, now, summary.created)
+        return outcome
+
+    def on_catalog_change(self, record: CustomerRecord, now: int) -> Outcome:
+        """The catalog changed: re-derive; emits only when this customer's access changed."""
+        outcome = Outcome(record=record)
+        self._emit_if_changed(outcome, now, now)
+        return outcome
+
     def on_tick(self, record: CustomerRecord, now: int) -> Outcome:
         """A timer found the record due: re-derive, since time alone may have changed access."""
         outcome = Outcome(record=record)
@@ -77,6 +99,14 @@ class CustomerProcessor:
         if record.emitted is not None and candidate.version <= record.emitted.version:
             self._bump_version(record.state, second)
             candidate = replace(candidate, version=record.state.version)
+        unknown_keys = self._unknown_stripe_features(record.state)
+        if unknown_keys:
+            log.warning(
+                "customer %s has Stripe entitlements %s that the catalog does not define; "
+                "they grant nothing",
+                candidate.customer_id,
+                unknown_keys,
+            )
         if candidate.unknown_price:
             log.error(
                 "customer %s has price %s that no plan tier lists; granting the free tier "
@@ -88,6 +118,10 @@ class CustomerProcessor:
         record.emitted = candidate
         outcome.messages.append((self.topics.entitlements, candidate.to_json()))
         outcome.messages.append((self.topics.entitlement_changes, change.to_json()))
+
+    def _unknown_stripe_features(self, state: CustomerState) -> list[str]:
+        keys = state.stripe_features.lookup_keys if state.stripe_features else []
+        return [key for key in keys if key not in self.catalog.features]
 
 
 def _public_state(state: CustomerState) -> bytes:

@@ -164,3 +164,19 @@ def checkout_subscription(session: Obj) -> tuple[str | None, Obj | None]:
     """The session's subscription id, and the object itself when the event expanded it."""
     value = session.get("subscription")
     return _id_of(value), value if isinstance(value, Mapping) else None
+
+
+def entitlement_lookup_keys(summary: Obj) -> tuple[list[str], bool]:
+    """The lookup keys an ``entitlements.active_entitlement_summary`` lists, and whether the
+    list is complete (``has_more`` false) — older and newer shapes put the key on the
+    entitlement or on its expanded ``feature``."""
+    listing = _mapping(summary.get("entitlements"))
+    keys = [_entitlement_lookup_key(entry) for entry in _list_data(listing)]
+    return _unique(keys), not listing.get("has_more")
+
+
+def _entitlement_lookup_key(entitlement: Obj) -> str | None:
+    key = entitlement.get("lookup_key")
+    if isinstance(key, str):
+        return key
+    return _str_or_none(_mapping(entitlement.get("feature")).get("lookup_key"))

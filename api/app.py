@@ -1,0 +1,160 @@
+"""The entitlements API: the single source of truth over HTTP, read from Postgres.
+
+``GET /v1/users/{user_id}/entitlements`` is what a frontend reads on login and every few
+minutes, and what the client library bootstraps from; ``GET /v1/customers/{customer_id}/
+entitlements`` is the same by Stripe customer; ``GET /v1/catalog`` is the catalog in force.
+Every route but the health checks needs credentials (see ``api/auth.py``); a user may read
+only their own entitlements. ``/openapi.json`` describes every endpoint.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.ext.asyncio import AsyncEngine
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from api import queries
+from api.auth import Authenticator, Principal, Unauthenticated
+from api.openapi import openapi_document
+from api.representation import catalog_body, entitlements_body, etag_matches, etag_of
+from atlas.catalog import Catalog, CatalogError, parse_catalog
+from atlas.http_errors import error_response
+
+log = logging.getLogger(__name__)
+
+MAX_ID_LENGTH = 256
+RETRY_AFTER_S = "5"
+CACHE_CONTROL = "private, no-cache"  # reuse only after revalidating with If-None-Match
+
+Handler = Callable[[Request, Principal], Awaitable[Response]]
+
+
+def _valid_id(value: str) -> bool:
+    return 0 < len(value) <= MAX_ID_LENGTH and value.isprintable() and value.strip() == value
+
+
+def _entitlements_response(request: Request, row: dict[str, Any]) -> Response:
+    etag = etag_of(row)
+    headers = {"ETag": etag, "Cache-Control": CACHE_CONTROL}
+    if etag_matches(request.headers.get("if-none-match"), etag):
+        return Response(status_code=304, headers=headers)
+    return JSONResponse(entitlements_body(row), headers=headers)
+
+
+def create_app(
+    engine: AsyncEngine,
+    authenticator: Authenticator,
+    fallback_catalog: Catalog,
+    price_ids: dict[str, tuple[str, ...]] | None = None,
+) -> Starlette:
+    """Build the API over ``engine``. ``fallback_catalog`` answers ``/v1/catalog`` until a
+    catalog is published with ``atlas catalog apply``."""
+
+    def authenticated(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
+        async def endpoint(request: Request) -> Response:
+            try:
+                principal = await authenticator.authenticate(request)
+            except Unauthenticated as exc:
+                return error_response(
+                    401, "unauthenticated", str(exc), **{"WWW-Authenticate": "Bearer"}
+                )
+            try:
+                return await handler(request, principal)
+            except (OperationalError, DBAPIError, OSError) as exc:
+                log.warning("Postgres read failed: %s", exc.__class__.__name__)
+                return error_response(
+                    503,
+                    "database_unavailable",
+                    "entitlements cannot be read right now; retry",
+                    **{"Retry-After": RETRY_AFTER_S},
+                )
+
+        return endpoint
+
+    async def user_entitlements(request: Request, principal: Principal) -> Response:
+        user_id = request.path_params["user_id"]
+        if not _valid_id(user_id):
+            return error_response(400, "invalid_user_id", "user ids are 1-256 printable chars")
+        if not principal.may_read_user(user_id):
+            return error_response(403, "forbidden", "you may read only your own entitlements")
+        row = await queries.row_for_user(engine, user_id)
+        if row is None:
+            return error_response(404, "unknown_user", f"Atlas knows no customer for {user_id!r}")
+        return _entitlements_response(request, row)
+
+    async def customer_entitlements(request: Request, principal: Principal) -> Response:
+        customer_id = request.path_params["customer_id"]
+        if not _valid_id(customer_id):
+            return error_response(400, "invalid_customer_id", "customer ids are 1-256 chars")
+        row = await queries.row_for_customer(engine, customer_id)
+        owner = row["user_id"] if row else None
+        if principal.kind != "service" and (owner is None or not principal.may_read_user(owner)):
+            return error_response(403, "forbidden", "you may read only your own entitlements")
+        if row is None:
+            return error_response(404, "unknown_customer", f"no customer {customer_id!r}")
+        return _entitlements_response(request, row)
+
+    async def catalog(_request: Request, _principal: Principal) -> Response:
+        document = await queries.latest_catalog_document(engine)
+        current = fallback_catalog
+        if document is not None:
+            try:
+                current = parse_catalog(
+                    document["source"], price_ids or {}, "published", int(document["version"])
+                )
+            except CatalogError as exc:
+                log.error("published catalog %s is unusable here: %s", document["version"], exc)
+        return JSONResponse(catalog_body(current), headers={"Cache-Control": CACHE_CONTROL})
+
+    async def openapi(_request: Request) -> Response:
+        return JSONResponse(openapi_document())
+
+    async def healthz(_request: Request) -> Response:
+        return JSONResponse({"status": "ok"})
+
+    async def readyz(_request: Request) -> Response:
+        try:
+            async with engine.connect() as connection:
+                await connection.execute(text("SELECT 1"))
+        except (OperationalError, DBAPIError, OSError):
+            return error_response(
+                503,
+                "database_unreachable",
+                "Postgres did not answer",
+                **{"Retry-After": RETRY_AFTER_S},
+            )
+        return JSONResponse({"status": "ready"})
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        yield
+        await engine.dispose()
+
+    return Starlette(
+        routes=[
+            Route(
+                "/v1/users/{user_id:path}/entitlements",
+                authenticated(user_entitlements),
+                methods=["GET"],
+            ),
+            Route(
+                "/v1/customers/{customer_id:path}/entitlements",
+                authenticated(customer_entitlements),
+                methods=["GET"],
+            ),
+            Route("/v1/catalog", authenticated(catalog), methods=["GET"]),
+            Route("/openapi.json", openapi, methods=["GET"]),
+            Route("/healthz", healthz, methods=["GET"]),
+            Route("/readyz", readyz, methods=["GET"]),
+        ],
+        lifespan=lifespan,
+    )

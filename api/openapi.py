@@ -1,0 +1,161 @@
+"""The OpenAPI 3.1 document of every Atlas HTTP endpoint (ingress and entitlements API).
+
+Served at ``/openapi.json`` by both services and rendered into the README by
+``scripts/render-openapi``; a test checks that every route of both apps is described here.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+_ERROR = {"$ref": "#/components/schemas/Error"}
+
+
+def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+def _errors(*codes: tuple[str, str]) -> dict[str, Any]:
+    return {status: _json(_ERROR, text) for status, text in codes}
+
+
+_UNAUTHENTICATED = ("401", "missing, malformed, expired or unknown credentials")
+_FORBIDDEN = ("403", "a user asking for another user's entitlements")
+_DB_DOWN = ("503", "Postgres unreachable; retry after `Retry-After` seconds")
+
+_ENTITLEMENTS = {
+    "type": "object",
+    "required": ["customer_id", "plan", "status", "features", "limits", "version"],
+    "properties": {
+        "user_id": {"type": ["string", "null"]},
+        "customer_id": {"type": "string", "description": "Stripe customer id"},
+        "plan": {"type": "string", "description": "tier whose features apply now"},
+        "status": {
+            "type": "string",
+            "description": "none, active, trialing, past_due, canceled, unpaid, incomplete…",
+        },
+        "features": {"type": "array", "items": {"type": "string"}},
+        "limits": {"type": "object", "additionalProperties": {"type": "integer"}},
+        "feature_bits": {"type": "integer", "description": "bit i set: catalog bit i granted"},
+        "current_period_end": {"type": ["string", "null"], "format": "date-time"},
+        "cancel_at_period_end": {"type": "boolean"},
+        "grace_until": {
+            "type": ["string", "null"],
+            "format": "date-time",
+            "description": "past_due: when the plan's features end unless a payment succeeds",
+        },
+        "banner": {"type": ["string", "null"], "enum": ["past_due", None]},
+        "version": {"type": "integer", "description": "only grows; newer wins"},
+    },
+}
+
+_CATALOG = {
+    "type": "object",
+    "properties": {
+        "version": {"type": "integer", "description": "0: the file catalog; >= 1: published"},
+        "features": {"type": "object"},
+        "plans": {"type": "object"},
+    },
+}
+
+
+def _entitlements_get(parameter: str, description: str) -> dict[str, Any]:
+    return {
+        "get": {
+            "summary": description,
+            "security": [{"bearer": []}, {"apiKey": []}],
+            "parameters": [
+                {"name": parameter, "in": "path", "required": True, "schema": {"type": "string"}},
+                {"name": "If-None-Match", "in": "header", "schema": {"type": "string"}},
+            ],
+            "responses": {
+                "200": _json(_ENTITLEMENTS, "current entitlements; `ETag` header set"),
+                "304": {"description": "unchanged since the `If-None-Match` ETag"},
+                **_errors(
+                    ("400", "malformed id"),
+                    _UNAUTHENTICATED,
+                    _FORBIDDEN,
+                    ("404", "Atlas has no subscription row for this id"),
+                    _DB_DOWN,
+                ),
+            },
+        }
+    }
+
+
+def _health(service: str, ready: str) -> dict[str, dict[str, Any]]:
+    return {
+        "/healthz": {"get": {"summary": f"{service} process is up", "responses": {"200": {}}}},
+        "/readyz": {
+            "get": {
+                "summary": f"{service} can reach {ready}",
+                "responses": {"200": {"description": "ready"}, **_errors(("503", "not ready"))},
+            }
+        },
+    }
+
+
+def openapi_document() -> dict[str, Any]:
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "Atlas", "version": "1", "description": "Stripe billing → entitlements"},
+        "paths": {
+            "/stripe/webhook": {
+                "post": {
+                    "summary": "Stripe webhook endpoint (served by `atlas ingress`)",
+                    "parameters": [
+                        {
+                            "name": "Stripe-Signature",
+                            "in": "header",
+                            "required": True,
+                            "schema": {"type": "string"},
+                        }
+                    ],
+                    "requestBody": {"content": {"application/json": {"schema": {}}}},
+                    "responses": {
+                        "200": {"description": "the broker acknowledged the event"},
+                        **_errors(
+                            ("400", "bad or stale signature, or not a Stripe event"),
+                            ("408", "body arrived too slowly"),
+                            ("413", "body above 1 MiB"),
+                            ("503", "broker did not acknowledge; Stripe retries"),
+                        ),
+                    },
+                }
+            },
+            "/v1/users/{user_id}/entitlements": _entitlements_get(
+                "user_id", "a user's entitlements (served by `atlas api`)"
+            ),
+            "/v1/customers/{customer_id}/entitlements": _entitlements_get(
+                "customer_id", "a Stripe customer's entitlements (served by `atlas api`)"
+            ),
+            "/v1/catalog": {
+                "get": {
+                    "summary": "the catalog in force (served by `atlas api`)",
+                    "security": [{"bearer": []}, {"apiKey": []}],
+                    "responses": {
+                        "200": _json(_CATALOG, "features and plans"),
+                        **_errors(_UNAUTHENTICATED, _DB_DOWN),
+                    },
+                }
+            },
+            "/openapi.json": {
+                "get": {"summary": "this document", "responses": {"200": {"description": "ok"}}}
+            },
+            **_health("the service", "its broker (ingress) or Postgres (api)"),
+        },
+        "components": {
+            "schemas": {
+                "Error": {
+                    "type": "object",
+                    "required": ["error", "message"],
+                    "properties": {"error": {"type": "string"}, "message": {"type": "string"}},
+                },
+                "Entitlements": _ENTITLEMENTS,
+            },
+            "securitySchemes": {
+                "bearer": {"type": "http", "scheme": "bearer", "description": "JWT or API key"},
+                "apiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"},
+            },
+        },
+    }

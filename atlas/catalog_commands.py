@@ -1,0 +1,99 @@
+"""``atlas catalog apply`` and ``atlas catalog show``: publish a validated catalog version, or
+print the one in force."""
+
+from __future__ import annotations
+
+import getpass
+import time
+import tomllib
+from pathlib import Path
+
+import orjson
+
+from atlas.catalog import Catalog, CatalogError, parse_catalog
+from atlas.catalog_changes import removed_but_granted, retired_bits_after
+from atlas.catalog_topic import publish, read_published
+from atlas.kafka_topics import ensure_topics
+from atlas.services import current_catalog
+from atlas.settings import Settings, load_settings
+from schemas.catalog_document import CatalogDocument
+from schemas.topics import Topics
+
+NOTHING_PUBLISHED = CatalogDocument(
+    version=0, source={}, applied_at=0, applied_by="", reason="", retired_bits={}
+)
+
+
+def _read_toml(path: Path) -> dict[str, object]:
+    try:
+        return tomllib.loads(path.read_text())
+    except OSError as exc:
+        raise CatalogError(f"cannot read {path}: {exc.strerror}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise CatalogError(f"{path} is not valid TOML: {exc}") from None
+
+
+def _changes(current: Catalog, new: Catalog) -> list[str]:
+    lines = [f"+ feature {key}" for key in sorted(set(new.features) - set(current.features))]
+    lines += [f"- feature {key}" for key in sorted(set(current.features) - set(new.features))]
+    for tier in sorted(set(current.plans) | set(new.plans)):
+        old, plan = current.plans.get(tier), new.plans.get(tier)
+        if old is None or plan is None:
+            lines.append(f"{'+' if old is None else '-'} plan {tier}")
+            continue
+        granted = sorted(plan.features - old.features)
+        revoked = sorted(old.features - plan.features)
+        if granted or revoked:
+            lines.append(f"~ plan {tier}: grants {granted}, no longer {revoked}")
+        if dict(old.limits) != dict(plan.limits):
+            lines.append(f"~ plan {tier}: limits {dict(old.limits)} -> {dict(plan.limits)}")
+        if (old.grace_days, old.features_from) != (plan.grace_days, plan.features_from):
+            lines.append(f"~ plan {tier}: grace_days {plan.grace_days}, from {plan.features_from}")
+    return lines
+
+
+def apply_catalog(path: Path, reason: str, applied_by: str | None, dry_run: bool) -> int:
+    settings: Settings = load_settings()
+    topics = Topics.with_prefix(settings.topic_prefix)
+    ensure_topics(settings.kafka_bootstrap_servers, topics, settings.topic_partitions)
+    if not reason.strip():
+        raise CatalogError("--reason must say why the catalog changes (it is kept for audit)")
+    published = read_published(settings.kafka_bootstrap_servers, topics) or NOTHING_PUBLISHED
+    current = current_catalog(settings)
+    source = _read_toml(path)
+    problems = removed_but_granted(current, source)
+    if problems:
+        raise CatalogError(f"{path}: " + "; ".join(problems))
+    new = parse_catalog(source, settings.price_ids, str(path), current.version + 1)
+    document = CatalogDocument(
+        version=new.version,
+        source=source,
+        applied_at=int(time.time()),
+        applied_by=applied_by or getpass.getuser(),
+        reason=reason.strip(),
+        retired_bits=retired_bits_after(current, published, new),
+    )
+    changes = _changes(current, new) or ["(no change in features, plans or limits)"]
+    print("\n".join(changes))
+    if dry_run:
+        print(f"atlas catalog apply: {path} is valid; --dry-run, nothing published")
+        return 0
+    publish(settings.kafka_bootstrap_servers, topics, document, settings.publish_timeout_s * 2)
+    print(
+        f"atlas catalog apply: published catalog version {document.version}; every worker "
+        "re-derives its customers and announces only changed access"
+    )
+    return 0
+
+
+def show_catalog() -> int:
+    settings = load_settings()
+    topics = Topics.with_prefix(settings.topic_prefix)
+    ensure_topics(settings.kafka_bootstrap_servers, topics, settings.topic_partitions)
+    document = read_published(settings.kafka_bootstrap_servers, topics)
+    if document is None:
+        where = settings.catalog_path or "the bundled default catalog"
+        print(f"no catalog published yet; workers use {where}")
+        return 0
+    print(orjson.dumps(document.to_json_dict(), option=orjson.OPT_INDENT_2).decode())
+    return 0

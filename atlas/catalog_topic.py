@@ -1,0 +1,122 @@
+"""Publish a catalog version to ``atlas.catalog`` and read the latest one back.
+
+Publishing writes the document to the compacted ``atlas.catalog`` topic, then one copy to
+every partition of ``atlas.timers``. Each worker owns some of those partitions; the copy tells
+it, in order with that partition's other inputs, to switch catalogs and re-derive the
+partition's customers. Reading finds "the end" from fetch-response end-of-partition markers,
+never from ListOffsets, which tansu answers wrongly (see README, "tansu gaps").
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+
+import orjson
+from confluent_kafka import (
+    OFFSET_BEGINNING,
+    Consumer,
+    KafkaError,
+    KafkaException,
+    Message,
+    Producer,
+    TopicPartition,
+)
+
+from atlas.kafka_topics import BrokerUnavailable
+from schemas.catalog_document import CATALOG_KEY, CatalogDocument
+from schemas.topics import Topics
+
+log = logging.getLogger(__name__)
+
+CONTROL_FIELD = "catalog"  # an atlas.timers value {"catalog": {...}} carries a new catalog
+
+
+def control_message(document: CatalogDocument) -> bytes:
+    return b'{"%s":' % CONTROL_FIELD.encode() + document.to_json() + b"}"
+
+
+def read_published(bootstrap: str, topics: Topics, timeout_s: float = 15) -> CatalogDocument | None:
+    """The highest published catalog version, or ``None`` when none was ever published."""
+    consumer = Consumer(
+        {
+            "bootstrap.servers": bootstrap,
+            "group.id": f"atlas-catalog-reader-{uuid.uuid4().hex}",
+            "enable.auto.commit": False,
+            "enable.partition.eof": True,
+        }
+    )
+    latest: CatalogDocument | None = None
+    deadline = time.monotonic() + timeout_s
+    try:
+        consumer.assign([TopicPartition(topics.catalog, 0, OFFSET_BEGINNING)])
+        while True:
+            message = consumer.poll(0.2)
+            if message is None:
+                if time.monotonic() > deadline:
+                    raise BrokerUnavailable(
+                        f"could not read {topics.catalog} within {timeout_s:.0f} s"
+                    )
+                continue
+            error = message.error()
+            if error is not None:
+                if error.code() == KafkaError._PARTITION_EOF:
+                    return latest
+                raise BrokerUnavailable(f"could not read {topics.catalog}: {error.str()}")
+            latest = _newer(latest, message)
+    finally:
+        consumer.close()
+
+
+def _newer(latest: CatalogDocument | None, message: Message) -> CatalogDocument | None:
+    try:
+        document = CatalogDocument.from_json(message.value() or b"")
+    except (ValueError, KeyError, TypeError) as exc:
+        log.error("skipping a record on %s that is not a catalog: %s", message.topic(), exc)
+        return latest
+    return document if latest is None or document.version > latest.version else latest
+
+
+def publish(bootstrap: str, topics: Topics, document: CatalogDocument, timeout_s: float) -> None:
+    """Write ``document`` and its re-derive notices; raise if the broker did not take all."""
+    producer = Producer(
+        {
+            "bootstrap.servers": bootstrap,
+            "enable.idempotence": True,
+            "acks": "all",
+            "message.timeout.ms": int(timeout_s * 1000),
+        }
+    )
+    failures: list[str] = []
+
+    def on_delivery(error: KafkaError | None, _message: Message) -> None:
+        if error is not None:
+            failures.append(error.str())
+
+    try:
+        producer.produce(topics.catalog, document.to_json(), CATALOG_KEY, on_delivery=on_delivery)
+        _flush(producer, failures, timeout_s)
+        partitions = producer.list_topics(topics.timers, timeout=timeout_s).topics[topics.timers]
+        notice = control_message(document)
+        for partition in sorted(partitions.partitions):
+            producer.produce(
+                topics.timers, notice, CATALOG_KEY, partition=partition, on_delivery=on_delivery
+            )
+        _flush(producer, failures, timeout_s)
+    except KafkaException as exc:
+        raise BrokerUnavailable(f"could not publish the catalog: {exc}") from None
+
+
+def _flush(producer: Producer, failures: list[str], timeout_s: float) -> None:
+    if producer.flush(timeout_s) > 0 or failures:
+        reason = failures[0] if failures else "no acknowledgement in time"
+        raise BrokerUnavailable(f"the broker did not take the catalog: {reason}")
+
+
+def parse_control(value: bytes) -> CatalogDocument | None:
+    """The catalog a timers-topic value carries, or ``None`` for a plain timer tick."""
+    data = orjson.loads(value)
+    if isinstance(data, dict) and CONTROL_FIELD in data:
+        return CatalogDocument.from_json(orjson.dumps(data[CONTROL_FIELD]))
+    return None
