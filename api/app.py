@@ -64,9 +64,7 @@ def create_app(
             try:
                 principal = await authenticator.authenticate(request)
             except Unauthenticated as exc:
-                return error_response(
-                    401, "unauthenticated", str(exc), **{"WWW-Authenticate": "Bearer"}
-                )
+                return exc.response()
             try:
                 return await handler(request, principal)
             except (OperationalError, DBAPIError, OSError) as exc:

@@ -257,3 +257,50 @@ def customer_event(
     if event_type == "customer.deleted":
         obj["deleted"] = True
     return envelope(event_type, obj, created)
+
+
+def entitlement_summary_event(
+    customer: str, lookup_keys: list[str], *, created: int | None = None, has_more: bool = False
+) -> dict[str, Any]:
+    """``entitlements.active_entitlement_summary.updated`` as Stripe sends it (2025 shape)."""
+    entries = [
+        {
+            "id": new_id("ent_test"),
+            "object": "entitlements.active_entitlement",
+            "feature": new_id("feat_test"),
+            "livemode": False,
+            "lookup_key": key,
+        }
+        for key in lookup_keys
+    ]
+    summary = {
+        "object": "entitlements.active_entitlement_summary",
+        "customer": customer,
+        "entitlements": {
+            "object": "list",
+            "data": entries,
+            "has_more": has_more,
+            "url": f"/v1/customer/{customer}/entitlements",
+        },
+        "livemode": False,
+    }
+    return envelope("entitlements.active_entitlement_summary.updated", summary, created)
+
+
+def subscribed(
+    customer: str, user: str | None, price: str, *, created: int, status: str = "active"
+) -> list[dict[str, Any]]:
+    """Checkout completed and the subscription it created: a customer on ``price``."""
+    sub = new_id("sub")
+    return [
+        checkout_completed(customer, sub, user, created=created),
+        subscription_event(
+            "created",
+            customer,
+            sub,
+            price,
+            status,
+            created=created,
+            period_end=created + 30 * 86400,
+        ),
+    ]

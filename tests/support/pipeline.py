@@ -22,6 +22,8 @@ from tests.support.polling import wait_for
 
 WEBHOOK_SECRET = "whsec_test_" + "a" * 32
 ROTATED_SECRET = "whsec_test_" + "b" * 32  # also configured: secrets rotate
+API_KEY = "test-service-key-" + "c" * 24
+JWT_SECRET = "test-jwt-secret-" + "d" * 32
 PRICES = {"pro": "price_test_pro", "advisory": "price_test_advisory", "free": "price_test_free"}
 
 
@@ -34,6 +36,8 @@ class Pipeline:
         self.workdir = workdir
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
+        self.api_port = free_port()
+        self.api_url = f"http://127.0.0.1:{self.api_port}"
         self.env = {
             **os.environ,
             "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
@@ -49,10 +53,16 @@ class Pipeline:
             "ATLAS_FETCH_MAX_WAIT_MS": "100",  # tansu does not answer a waiting fetch early
             "ATLAS_WORKER_DATA_DIR": str(workdir / "worker-data"),
             **{f"STRIPE_PRICE_ID_{tier.upper()}": price for tier, price in PRICES.items()},
+            "ATLAS_API_KEYS": f"tests:{API_KEY}",
+            "ATLAS_AUTH_JWT_SECRET": JWT_SECRET,
+            "ATLAS_AUTH_JWT_AUDIENCE": "atlas-tests",
             **env,
         }
         self.processes: dict[str, subprocess.Popen[bytes]] = {}
         self.http = httpx.Client(base_url=self.url, timeout=15)
+        self.api = httpx.Client(
+            base_url=self.api_url, timeout=15, headers={"authorization": f"Bearer {API_KEY}"}
+        )
 
     def start_service(self, name: str, *args: str) -> None:
         with open(self.workdir / f"{name}.log", "ab") as log:  # the child keeps its own copy
@@ -65,16 +75,30 @@ class Pipeline:
 
     def start(self) -> Pipeline:
         self.start_service("ingress", "--port", str(self.port))
+        self.start_service("api", "--port", str(self.api_port))
         self.start_service("worker")
         self.start_service("sink")
-        wait_for(self._ingress_ready, 30, "ingress /readyz")
+        wait_for(lambda: self._ready(self.http), 30, "ingress /readyz")
+        wait_for(lambda: self._ready(self.api), 30, "api /readyz")
         return self
 
-    def _ingress_ready(self) -> bool:
+    @staticmethod
+    def _ready(client: httpx.Client) -> bool:
         try:
-            return self.http.get("/readyz").status_code == 200
+            return client.get("/readyz").status_code == 200
         except httpx.TransportError:
             return False
+
+    def cli(self, *args: str, timeout_s: float = 60) -> subprocess.CompletedProcess[str]:
+        """Run ``atlas ARGS`` against this pipeline's broker, topics and database."""
+        return subprocess.run(
+            [sys.executable, "-m", "atlas.cli", *args],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=timeout_s,
+            check=False,
+        )
 
     def stop_service(self, name: str, sig: int = signal.SIGTERM) -> None:
         process = self.processes.pop(name)
@@ -90,6 +114,7 @@ class Pipeline:
         for name in list(self.processes):
             self.stop_service(name)
         self.http.close()
+        self.api.close()
 
     def logs(self) -> str:
         return "\n".join(
