@@ -49,7 +49,7 @@ def _migrate(_args: argparse.Namespace) -> int:
 def _dev(args: argparse.Namespace) -> int:
     from atlas.dev import run_dev
 
-    return run_dev(args.host, args.port)
+    return run_dev(args.host, args.port, args.api_port)
 
 
 def _catalog_apply(args: argparse.Namespace) -> int:
@@ -111,6 +111,7 @@ def build_parser() -> argparse.ArgumentParser:
     dev = commands.add_parser("dev", help="run everything locally on embedded Kafka and Postgres")
     dev.add_argument("--host", default="127.0.0.1", help="ingress address (default 127.0.0.1)")
     dev.add_argument("--port", type=int, default=8000, help="ingress port (default 8000)")
+    dev.add_argument("--api-port", type=int, default=8001, help="API port (default 8001)")
     dev.set_defaults(run=_dev)
     return parser
 

@@ -2,7 +2,8 @@
 
 Starts the embedded broker when KAFKA_BOOTSTRAP_SERVERS is unset and a throwaway Postgres when
 DATABASE_URL is unset, makes up a webhook signing secret when STRIPE_WEBHOOK_SECRET is unset,
-migrates, then runs ingress, worker and sink as child processes until Ctrl-C.
+makes up a service API key when no API authentication is configured, migrates, then runs
+ingress, API, worker and sink as child processes until Ctrl-C.
 """
 
 from __future__ import annotations
@@ -54,10 +55,21 @@ def _postgres(env: dict[str, str]) -> Iterator[None]:
         yield
 
 
-def _children(env: dict[str, str], host: str, port: int) -> dict[str, subprocess.Popen[bytes]]:
+AUTH_VARIABLES = (
+    "ATLAS_API_KEYS",
+    "ATLAS_AUTH_JWT_SECRET",
+    "ATLAS_AUTH_JWKS_URL",
+    "ATLAS_AUTH_CALLABLE",
+)
+
+
+def _children(
+    env: dict[str, str], host: str, port: int, api_port: int
+) -> dict[str, subprocess.Popen[bytes]]:
     atlas = [sys.executable, "-m", "atlas.cli"]
     commands = {
         "ingress": [*atlas, "ingress", "--host", host, "--port", str(port)],
+        "api": [*atlas, "api", "--host", host, "--port", str(api_port)],
         "worker": [*atlas, "worker"],
         "sink": [*atlas, "sink"],
     }
@@ -76,19 +88,26 @@ def _stop(children: dict[str, subprocess.Popen[bytes]]) -> None:
             child.kill()
 
 
-def run_dev(host: str, port: int) -> int:
+def run_dev(host: str, port: int, api_port: int) -> int:
     env = dict(os.environ)
     state_dir = Path(env.get("ATLAS_DEV_DIR", ".atlas"))
     state_dir.mkdir(parents=True, exist_ok=True)
     secret = env.setdefault("STRIPE_WEBHOOK_SECRET", f"whsec_dev_{secrets.token_hex(16)}")
     env.setdefault("ATLAS_WORKER_DATA_DIR", str(state_dir / "worker-data"))
+    api_key = None
+    if not any(env.get(name) for name in AUTH_VARIABLES):
+        api_key = f"atlas_dev_{secrets.token_hex(16)}"
+        env["ATLAS_API_KEYS"] = f"dev:{api_key}"
     with _kafka(env, state_dir), _postgres(env):
         migrate(env["DATABASE_URL"])
-        children = _children(env, host, port)
+        children = _children(env, host, port, api_port)
+        key_line = f"  API key         {api_key}\n" if api_key else ""
         print(
             "\nAtlas is running.\n"
             f"  webhook URL     http://{host}:{port}/stripe/webhook\n"
             f"  signing secret  {secret.split(',')[0]}\n"
+            f"  API URL         http://{host}:{api_port}/v1/users/{{user_id}}/entitlements\n"
+            f"{key_line}"
             f"  Kafka           {env['KAFKA_BOOTSTRAP_SERVERS']}\n"
             f"  database URL    {redact_url(env['DATABASE_URL'])}\n"
             "Press Ctrl-C to stop.\n",

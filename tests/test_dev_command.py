@@ -15,6 +15,7 @@ import httpx
 import orjson
 import pytest
 
+from atlas.dev import AUTH_VARIABLES
 from atlas.embedded import free_port
 from ingress.signature import sign
 from tests import stripe_builders as build
@@ -25,11 +26,12 @@ pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
 
 
 def test_atlas_dev_end_to_end(tmp_path: Path) -> None:
-    port = free_port()
+    port, api_port = free_port(), free_port()
     env = {
         k: v
         for k, v in os.environ.items()
         if k not in ("KAFKA_BOOTSTRAP_SERVERS", "DATABASE_URL", "STRIPE_WEBHOOK_SECRET")
+        and k not in AUTH_VARIABLES
     }
     env.update(
         STRIPE_PRICE_ID_PRO="price_dev_pro",
@@ -39,7 +41,16 @@ def test_atlas_dev_end_to_end(tmp_path: Path) -> None:
     output = tmp_path / "dev.out"
     with open(output, "wb") as sink:
         dev = subprocess.Popen(
-            [sys.executable, "-m", "atlas.cli", "dev", "--port", str(port)],
+            [
+                sys.executable,
+                "-m",
+                "atlas.cli",
+                "dev",
+                "--port",
+                str(port),
+                "--api-port",
+                str(api_port),
+            ],  # fmt: skip
             env=env,
             stdout=sink,
             stderr=subprocess.STDOUT,
@@ -55,6 +66,7 @@ def test_atlas_dev_end_to_end(tmp_path: Path) -> None:
         assert f"http://127.0.0.1:{port}/stripe/webhook" in text
         secret = re.search(r"signing secret\s+(whsec_\S+)", text).group(1)
         database_url = re.search(r"database URL\s+(\S+)", text).group(1)
+        api_key = re.search(r"API key\s+(atlas_dev_\S+)", text).group(1)
 
         customer = build.new_id("cus")
         body = orjson.dumps(
@@ -74,6 +86,11 @@ def test_atlas_dev_end_to_end(tmp_path: Path) -> None:
         wait_for(accepted, 60, "the ingress to accept a signed webhook")
         row = wait_for(lambda: subscription_row(database_url, customer), 60, "the row")
         assert row["plan"] == "pro"
+        api = httpx.get(
+            f"http://127.0.0.1:{api_port}/v1/customers/{customer}/entitlements",
+            headers={"authorization": f"Bearer {api_key}"},
+        )
+        assert api.status_code == 200 and api.json()["plan"] == "pro"
     finally:
         dev.send_signal(signal.SIGINT)
         code = dev.wait(60)
