@@ -64,6 +64,35 @@ def _catalog_show(_args: argparse.Namespace) -> int:
     return show_catalog()
 
 
+def _features_check(args: argparse.Namespace) -> int:
+    from atlas.features_check import check_features
+
+    return check_features(args.modules, args.catalog)
+
+
+def _add_features_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    features = commands.add_parser("features", help="compare gated features with the catalog")
+    actions = features.add_subparsers(dest="action", required=True, metavar="ACTION")
+    check = actions.add_parser(
+        "check", help="import modules, fail if they gate on a feature the catalog lacks"
+    )
+    check.add_argument(
+        "--import",
+        dest="modules",
+        action="append",
+        required=True,
+        metavar="MODULE",
+        help="module whose endpoints use requires_feature/require_feature (repeatable)",
+    )
+    check.add_argument(
+        "--catalog",
+        type=Path,
+        help="catalog TOML to compare with (default: the published catalog when "
+        "KAFKA_BOOTSTRAP_SERVERS is set, else ATLAS_CATALOG or the bundled default)",
+    )
+    check.set_defaults(run=_features_check)
+
+
 def _add_catalog_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     catalog = commands.add_parser("catalog", help="publish or show the live plan catalog")
     actions = catalog.add_subparsers(dest="action", required=True, metavar="ACTION")
@@ -107,6 +136,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     _add_catalog_commands(commands)
+    _add_features_commands(commands)
 
     dev = commands.add_parser("dev", help="run everything locally on embedded Kafka and Postgres")
     dev.add_argument("--host", default="127.0.0.1", help="ingress address (default 127.0.0.1)")

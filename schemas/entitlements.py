@@ -78,7 +78,8 @@ class EntitlementChange:
     entitlements: Entitlements
 
     def to_json(self) -> bytes:
-        return orjson.dumps({"schema": SCHEMA_VERSION, **asdict(self)})
+        fields = {**asdict(self), "entitlements": self.entitlements.to_dict()}
+        return orjson.dumps({"schema": SCHEMA_VERSION, **fields})
 
 
 def change_between(previous: Entitlements | None, current: Entitlements) -> EntitlementChange:
