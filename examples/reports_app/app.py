@@ -46,8 +46,8 @@ async def home(request: Request) -> JSONResponse:
     return JSONResponse({"hello": user_of(request)})
 
 
-def create_app() -> Starlette:
-    client = AsyncEntitlementsClient(
+def entitlements_client() -> AsyncEntitlementsClient:
+    return AsyncEntitlementsClient(
         api_url=os.environ.get("ATLAS_API_URL"),
         api_key=os.environ.get("ATLAS_API_KEY"),
         kafka_bootstrap_servers=os.environ.get("KAFKA_BOOTSTRAP_SERVERS"),
@@ -55,9 +55,14 @@ def create_app() -> Starlette:
         upgrade_url=os.environ.get("UPGRADE_URL", "https://example.com/pricing"),
     )
 
+
+def create_app() -> Starlette:
+    """Importing builds nothing that needs settings (``atlas features check`` imports this);
+    the client is made and started when the app starts."""
+
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        async with client:
+        async with entitlements_client() as client:
             app.state.atlas_gate = AtlasGate(client, user_id=user_of)
             yield
 
