@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import jwt
@@ -14,6 +15,7 @@ from starlette.routing import Route
 from api.app import create_app as create_api
 from api.auth import Authenticator
 from api.openapi import openapi_document
+from api.openapi_markdown import replace_section
 from atlas.catalog import load_catalog
 from atlas.settings import load_settings
 from ingress.app import create_app as create_ingress
@@ -183,3 +185,8 @@ def _route_paths() -> set[str]:
         for route in app.routes
         if isinstance(route, Route)
     }
+
+
+def test_readme_renders_the_current_openapi_document() -> None:
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    assert replace_section(readme) == readme, "run scripts/render-openapi"

@@ -20,12 +20,13 @@ import contextlib
 import os
 from collections.abc import AsyncIterator
 
-from atlas_client import AsyncEntitlementsClient
-from atlas_client.starlette import AtlasGate, gated_route, requires_feature
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
+
+from atlas_client import AsyncEntitlementsClient
+from atlas_client.starlette import AtlasGate, gated_route, requires_feature
 
 
 def user_of(request: Request) -> str | None:

@@ -11,6 +11,7 @@ import sys
 import time
 
 import orjson
+
 from atlas_client import EntitlementsClient
 
 POLL_S = 0.005
