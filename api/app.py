@@ -9,6 +9,7 @@ only their own entitlements. ``/openapi.json`` describes every endpoint.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -25,9 +26,11 @@ from starlette.routing import Route
 from api import queries
 from api.auth import Authenticator, Principal, Unauthenticated
 from api.openapi import openapi_document
+from api.override_routes import get_overrides, post_override
 from api.representation import catalog_body, entitlements_body, etag_matches, etag_of
 from atlas.catalog import Catalog, CatalogError, parse_catalog
 from atlas.http_errors import error_response
+from ingress.publisher import Publisher
 
 log = logging.getLogger(__name__)
 
@@ -55,9 +58,11 @@ def create_app(
     authenticator: Authenticator,
     fallback_catalog: Catalog,
     price_ids: dict[str, tuple[str, ...]] | None = None,
+    overrides_publisher: Publisher | None = None,
 ) -> Starlette:
-    """Build the API over ``engine``. ``fallback_catalog`` answers ``/v1/catalog`` until a
-    catalog is published with ``atlas catalog apply``."""
+    """Build the API over ``engine``. ``fallback_catalog`` is the catalog in force until one
+    is published with ``atlas catalog apply``; ``overrides_publisher`` writes to
+    ``atlas.overrides`` (without one, ``POST .../overrides`` answers 503)."""
 
     def authenticated(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
         async def endpoint(request: Request) -> Response:
@@ -101,17 +106,31 @@ def create_app(
             return error_response(404, "unknown_customer", f"no customer {customer_id!r}")
         return _entitlements_response(request, row)
 
-    async def catalog(_request: Request, _principal: Principal) -> Response:
+    async def catalog_in_force() -> Catalog:
         document = await queries.latest_catalog_document(engine)
-        current = fallback_catalog
-        if document is not None:
-            try:
-                current = parse_catalog(
-                    document["source"], price_ids or {}, "published", int(document["version"])
-                )
-            except CatalogError as exc:
-                log.error("published catalog %s is unusable here: %s", document["version"], exc)
+        if document is None:
+            return fallback_catalog
+        try:
+            return parse_catalog(
+                document["source"], price_ids or {}, "published", int(document["version"])
+            )
+        except CatalogError as exc:
+            log.error("published catalog %s is unusable here: %s", document["version"], exc)
+            return fallback_catalog
+
+    async def catalog(_request: Request, _principal: Principal) -> Response:
+        current = await catalog_in_force()
         return JSONResponse(catalog_body(current), headers={"Cache-Control": CACHE_CONTROL})
+
+    async def overrides(request: Request, principal: Principal) -> Response:
+        if not _valid_id(request.path_params["user_id"]):
+            return error_response(400, "invalid_user_id", "user ids are 1-256 printable chars")
+        if request.method == "GET":
+            return await get_overrides(request, principal, engine)
+        if overrides_publisher is None:
+            return error_response(503, "broker_unavailable", "this API cannot publish overrides")
+        current = await catalog_in_force()
+        return await post_override(request, principal, engine, current, overrides_publisher)
 
     async def openapi(_request: Request) -> Response:
         return JSONResponse(openapi_document())
@@ -136,6 +155,8 @@ def create_app(
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
         yield
         await engine.dispose()
+        if overrides_publisher is not None:
+            await asyncio.to_thread(overrides_publisher.close)
 
     return Starlette(
         routes=[
@@ -148,6 +169,11 @@ def create_app(
                 "/v1/customers/{customer_id:path}/entitlements",
                 authenticated(customer_entitlements),
                 methods=["GET"],
+            ),
+            Route(
+                "/v1/users/{user_id:path}/overrides",
+                authenticated(overrides),
+                methods=["GET", "POST"],
             ),
             Route("/v1/catalog", authenticated(catalog), methods=["GET"]),
             Route("/openapi.json", openapi, methods=["GET"]),

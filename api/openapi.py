@@ -59,6 +59,33 @@ _CATALOG = {
 }
 
 
+_USER_ID = {"name": "user_id", "in": "path", "required": True, "schema": {"type": "string"}}
+
+_OVERRIDE_REQUEST = {
+    "type": "object",
+    "required": ["feature", "effect", "reason"],
+    "additionalProperties": False,
+    "properties": {
+        "feature": {"type": "string", "description": "a feature key of the catalog"},
+        "effect": {"type": "string", "enum": ["grant", "revoke", "clear"]},
+        "limit": {"type": ["integer", "null"], "minimum": 0, "description": "grant only"},
+        "until": {
+            "type": ["string", "null"],
+            "description": "lapses then: 2026-12-31 (midnight UTC) or a time with a zone",
+        },
+        "reason": {"type": "string", "maxLength": 500, "description": "audited"},
+    },
+}
+
+_OVERRIDE_LIST = {
+    "type": "object",
+    "properties": {
+        "customer_id": {"type": "string"},
+        "overrides": {"type": "array", "items": {"type": "object"}},
+    },
+}
+
+
 def _entitlements_get(parameter: str, description: str) -> dict[str, Any]:
     return {
         "get": {
@@ -129,6 +156,44 @@ def openapi_document() -> dict[str, Any]:
             "/v1/customers/{customer_id}/entitlements": _entitlements_get(
                 "customer_id", "a Stripe customer's entitlements (served by `atlas api`)"
             ),
+            "/v1/users/{user_id}/overrides": {
+                "get": {
+                    "summary": "the latest override of each of a user's features "
+                    "(served by `atlas api`)",
+                    "security": [{"bearer": []}, {"apiKey": []}],
+                    "parameters": [_USER_ID],
+                    "responses": {
+                        "200": _json(_OVERRIDE_LIST, "overrides, with `active`"),
+                        **_errors(
+                            ("400", "malformed id"),
+                            _UNAUTHENTICATED,
+                            _FORBIDDEN,
+                            ("404", "Atlas has no customer for this user"),
+                            _DB_DOWN,
+                        ),
+                    },
+                },
+                "post": {
+                    "summary": "grant, revoke or clear one feature for a user; services only "
+                    "(served by `atlas api`)",
+                    "security": [{"bearer": []}, {"apiKey": []}],
+                    "parameters": [_USER_ID],
+                    "requestBody": {
+                        "required": True,
+                        "content": {"application/json": {"schema": _OVERRIDE_REQUEST}},
+                    },
+                    "responses": {
+                        "202": _json({"type": "object"}, "published; applied within a second"),
+                        **_errors(
+                            ("400", "invalid_override: unknown feature, bad limit or until…"),
+                            _UNAUTHENTICATED,
+                            ("403", "a user credential (only services change overrides)"),
+                            ("404", "Atlas has no customer for this user"),
+                            ("503", "broker or Postgres unreachable; retry after `Retry-After`"),
+                        ),
+                    },
+                },
+            },
             "/v1/catalog": {
                 "get": {
                     "summary": "the catalog in force (served by `atlas api`)",

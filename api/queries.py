@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import desc, select
+from sqlalchemy import desc, func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from sinks.models import catalogs, subscriptions
+from sinks.models import catalogs, overrides, subscriptions
 
 
 async def row_for_user(engine: AsyncEngine, user_id: str) -> dict[str, Any] | None:
@@ -36,3 +36,43 @@ async def latest_catalog_document(engine: AsyncEngine) -> dict[str, Any] | None:
     async with engine.connect() as connection:
         document = (await connection.execute(query)).scalar()
     return dict(document) if document else None
+
+
+async def latest_overrides(engine: AsyncEngine, customer_id: str) -> list[dict[str, Any]]:
+    """The newest override of each feature of the customer (clears and lapsed ones too)."""
+    query = (
+        select(overrides)
+        .where(overrides.c.stripe_customer_id == customer_id)
+        .distinct(overrides.c.feature)
+        .order_by(
+            overrides.c.feature, desc(overrides.c.applied_at_ms), desc(overrides.c.override_id)
+        )
+    )
+    async with engine.connect() as connection:
+        rows = (await connection.execute(query)).mappings().all()
+    return [dict(row) for row in rows]
+
+
+async def customers_granted(engine: AsyncEngine, features: list[str]) -> dict[str, list[str]]:
+    """Feature → customers whose latest override of it is a live grant."""
+    latest = (
+        select(overrides)
+        .where(overrides.c.feature.in_(features))
+        .distinct(overrides.c.stripe_customer_id, overrides.c.feature)
+        .order_by(
+            overrides.c.stripe_customer_id,
+            overrides.c.feature,
+            desc(overrides.c.applied_at_ms),
+            desc(overrides.c.override_id),
+        )
+        .subquery()
+    )
+    live = select(latest.c.feature, latest.c.stripe_customer_id).where(
+        latest.c.effect == "grant",
+        (latest.c.until.is_(None)) | (latest.c.until > func.now()),
+    )
+    granted: dict[str, list[str]] = {}
+    async with engine.connect() as connection:
+        for feature, customer in (await connection.execute(live)).all():
+            granted.setdefault(feature, []).append(customer)
+    return granted

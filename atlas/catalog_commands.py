@@ -3,6 +3,7 @@ print the one in force."""
 
 from __future__ import annotations
 
+import asyncio
 import getpass
 import time
 import tomllib
@@ -10,6 +11,7 @@ from pathlib import Path
 
 import orjson
 
+from api import queries
 from atlas.catalog import Catalog, CatalogError, parse_catalog
 from atlas.catalog_changes import removed_but_granted, retired_bits_after
 from atlas.catalog_topic import publish, read_published
@@ -18,6 +20,7 @@ from atlas.services import current_catalog
 from atlas.settings import Settings, load_settings
 from schemas.catalog_document import CatalogDocument
 from schemas.topics import Topics
+from sinks.database import async_engine
 
 NOTHING_PUBLISHED = CatalogDocument(
     version=0, source={}, applied_at=0, applied_by="", reason="", retired_bits={}
@@ -52,6 +55,30 @@ def _changes(current: Catalog, new: Catalog) -> list[str]:
     return lines
 
 
+async def _removed_but_overridden(
+    settings: Settings, current: Catalog, source: dict[str, object]
+) -> list[str]:
+    """Problems with removed features that live overrides still grant (needs DATABASE_URL,
+    where the sink keeps overrides; without it this check is skipped and says so)."""
+    features = source.get("features")
+    removed = sorted(set(current.features) - set(features if isinstance(features, dict) else {}))
+    if not removed:
+        return []
+    if not settings.database_url:
+        print("note: DATABASE_URL unset, so overrides of removed features were not checked")
+        return []
+    engine = async_engine(settings.database_url)
+    try:
+        granted = await queries.customers_granted(engine, removed)
+    finally:
+        await engine.dispose()
+    return [
+        f"feature '{key}' is removed but live overrides still grant it to {len(customers)} "
+        f"customer(s), e.g. {customers[0]}; clear them first (atlas overrides clear)"
+        for key, customers in sorted(granted.items())
+    ]
+
+
 def apply_catalog(path: Path, reason: str, applied_by: str | None, dry_run: bool) -> int:
     settings: Settings = load_settings()
     topics = Topics.with_prefix(settings.topic_prefix)
@@ -62,6 +89,7 @@ def apply_catalog(path: Path, reason: str, applied_by: str | None, dry_run: bool
     current = current_catalog(settings)
     source = _read_toml(path)
     problems = removed_but_granted(current, source)
+    problems += asyncio.run(_removed_but_overridden(settings, current, source))
     if problems:
         raise CatalogError(f"{path}: " + "; ".join(problems))
     new = parse_catalog(source, settings.price_ids, str(path), current.version + 1)

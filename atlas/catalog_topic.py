@@ -14,16 +14,9 @@ import time
 import uuid
 
 import orjson
-from confluent_kafka import (
-    OFFSET_BEGINNING,
-    Consumer,
-    KafkaError,
-    KafkaException,
-    Message,
-    Producer,
-    TopicPartition,
-)
+from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, Message, TopicPartition
 
+from atlas.kafka_produce import CommandProducer
 from atlas.kafka_topics import BrokerUnavailable
 from schemas.catalog_document import CATALOG_KEY, CatalogDocument
 from schemas.topics import Topics
@@ -80,38 +73,13 @@ def _newer(latest: CatalogDocument | None, message: Message) -> CatalogDocument 
 
 def publish(bootstrap: str, topics: Topics, document: CatalogDocument, timeout_s: float) -> None:
     """Write ``document`` and its re-derive notices; raise if the broker did not take all."""
-    producer = Producer(
-        {
-            "bootstrap.servers": bootstrap,
-            "enable.idempotence": True,
-            "acks": "all",
-            "message.timeout.ms": int(timeout_s * 1000),
-        }
-    )
-    failures: list[str] = []
-
-    def on_delivery(error: KafkaError | None, _message: Message) -> None:
-        if error is not None:
-            failures.append(error.str())
-
-    try:
-        producer.produce(topics.catalog, document.to_json(), CATALOG_KEY, on_delivery=on_delivery)
-        _flush(producer, failures, timeout_s)
-        partitions = producer.list_topics(topics.timers, timeout=timeout_s).topics[topics.timers]
-        notice = control_message(document)
-        for partition in sorted(partitions.partitions):
-            producer.produce(
-                topics.timers, notice, CATALOG_KEY, partition=partition, on_delivery=on_delivery
-            )
-        _flush(producer, failures, timeout_s)
-    except KafkaException as exc:
-        raise BrokerUnavailable(f"could not publish the catalog: {exc}") from None
-
-
-def _flush(producer: Producer, failures: list[str], timeout_s: float) -> None:
-    if producer.flush(timeout_s) > 0 or failures:
-        reason = failures[0] if failures else "no acknowledgement in time"
-        raise BrokerUnavailable(f"the broker did not take the catalog: {reason}")
+    producer = CommandProducer(bootstrap, timeout_s)
+    producer.send(topics.catalog, document.to_json(), CATALOG_KEY)
+    producer.flush()
+    notice = control_message(document)
+    for partition in producer.partitions(topics.timers):
+        producer.send(topics.timers, notice, CATALOG_KEY, partition=partition)
+    producer.flush()
 
 
 def parse_control(value: bytes) -> CatalogDocument | None:

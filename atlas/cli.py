@@ -93,6 +93,63 @@ def _add_features_commands(commands: argparse._SubParsersAction[argparse.Argumen
     check.set_defaults(run=_features_check)
 
 
+def _override(args: argparse.Namespace) -> int:
+    from atlas.override_commands import publish_override
+
+    return publish_override(
+        args.effect,
+        args.user,
+        args.customer,
+        args.feature,
+        getattr(args, "limit", None),
+        getattr(args, "until", None),
+        args.reason,
+        args.by,
+    )
+
+
+def _overrides_list(args: argparse.Namespace) -> int:
+    from atlas.override_commands import list_overrides
+
+    return list_overrides(args.user, args.customer)
+
+
+def _who(parser: argparse.ArgumentParser) -> None:
+    target = parser.add_mutually_exclusive_group(required=True)
+    target.add_argument("--user", help="your user id (looked up in Postgres: needs DATABASE_URL)")
+    target.add_argument("--customer", help="the Stripe customer id")
+
+
+def _override_parser(
+    commands: argparse._SubParsersAction[argparse.ArgumentParser], name: str, effect: str, text: str
+) -> argparse.ArgumentParser:
+    parser = commands.add_parser(name, help=text)
+    _who(parser)
+    parser.add_argument("--feature", required=True, help="feature key from the catalog")
+    parser.add_argument("--reason", required=True, help="why (audited)")
+    parser.add_argument("--by", help="who (audited; default: the login name)")
+    parser.set_defaults(run=_override, effect=effect)
+    return parser
+
+
+def _add_override_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    grant = _override_parser(
+        commands, "grant", "grant", "give one user a feature, whatever the plan"
+    )
+    grant.add_argument("--limit", type=int, help="the feature's limit for this user")
+    grant.add_argument("--until", help="lapses then: 2026-12-31 or 2026-12-31T18:00:00Z")
+    revoke = _override_parser(
+        commands, "revoke", "revoke", "take a feature from one user, whatever the plan"
+    )
+    revoke.add_argument("--until", help="lapses then: 2026-12-31 or 2026-12-31T18:00:00Z")
+    overrides = commands.add_parser("overrides", help="list or clear a user's overrides")
+    actions = overrides.add_subparsers(dest="action", required=True, metavar="ACTION")
+    _override_parser(actions, "clear", "clear", "remove the override of one feature")
+    listing = actions.add_parser("list", help="the latest override of each feature (Postgres)")
+    _who(listing)
+    listing.set_defaults(run=_overrides_list)
+
+
 def _add_catalog_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     catalog = commands.add_parser("catalog", help="publish or show the live plan catalog")
     actions = catalog.add_subparsers(dest="action", required=True, metavar="ACTION")
@@ -137,6 +194,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     _add_catalog_commands(commands)
     _add_features_commands(commands)
+    _add_override_commands(commands)
 
     dev = commands.add_parser("dev", help="run everything locally on embedded Kafka and Postgres")
     dev.add_argument("--host", default="127.0.0.1", help="ingress address (default 127.0.0.1)")

@@ -27,6 +27,7 @@ def topic_configs(topics: Topics) -> dict[str, dict[str, str]]:
     configs = {
         topics.stripe_events: _HISTORY,
         topics.invoices: _HISTORY,
+        topics.overrides: _HISTORY,  # the audit trail of every override
         topics.entitlement_changes: _CHANGES,
         topics.timers: _CHANGES,
     }

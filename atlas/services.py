@@ -53,13 +53,19 @@ def run_api(host: str, port: int) -> int:
 
     from api.app import create_app
     from api.auth import authenticator_from_env
+    from ingress.publisher import Publisher
     from sinks.database import async_engine
 
     settings = load_settings(need_database=True)
     authenticator = authenticator_from_env(os.environ)
     fallback = load_catalog(settings.catalog_path, settings.price_ids)
+    _ensure_topics(settings)
+    topics = Topics.with_prefix(settings.topic_prefix)
+    publisher = Publisher(
+        settings.kafka_bootstrap_servers, topics.overrides, settings.publish_timeout_s
+    )
     engine = async_engine(settings.database_url)
-    app = create_app(engine, authenticator, fallback, dict(settings.price_ids))
+    app = create_app(engine, authenticator, fallback, dict(settings.price_ids), publisher)
     uvicorn.run(app, host=host, port=port, log_level="warning", timeout_keep_alive=30)
     return 0
 

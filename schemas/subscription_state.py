@@ -60,6 +60,16 @@ class StripeFeatures:
 
 
 @dataclass(slots=True)
+class FeatureOverride:
+    """The latest override of one feature for this customer (see ``schemas/overrides.py``)."""
+
+    effect: str  # grant, revoke or clear
+    limit: int | None
+    until: int | None
+    version: Version
+
+
+@dataclass(slots=True)
 class CustomerState:
     customer_id: str
     user: UserLink | None = None
@@ -71,6 +81,7 @@ class CustomerState:
     payment_failures: list[int] = field(default_factory=list)
     last_payment_success: int | None = None
     stripe_features: StripeFeatures | None = None
+    overrides: dict[str, FeatureOverride] = field(default_factory=dict)  # feature -> latest
     seen_event_ids: list[str] = field(default_factory=list)
     last_event_id: str | None = None
     version: int = 0
@@ -96,6 +107,9 @@ class CustomerState:
             payment_failures=list(data.get("payment_failures", [])),
             last_payment_success=data.get("last_payment_success"),
             stripe_features=StripeFeatures(**stripe_features) if stripe_features else None,
+            overrides={
+                key: FeatureOverride(**value) for key, value in data.get("overrides", {}).items()
+            },
             seen_event_ids=list(data["seen_event_ids"]),
             last_event_id=data.get("last_event_id"),
             version=int(data["version"]),

@@ -21,6 +21,7 @@ class Topics:
     invoices: str
     timers: str
     catalog: str
+    overrides: str
 
     @classmethod
     def with_prefix(cls, prefix: str = "") -> Topics:
@@ -32,6 +33,7 @@ class Topics:
             invoices=f"{prefix}atlas.invoices",
             timers=f"{prefix}atlas.timers",
             catalog=f"{prefix}atlas.catalog",
+            overrides=f"{prefix}atlas.overrides",
         )
 
     @property

@@ -72,3 +72,20 @@ invoices = Table(
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Index("invoices_customer", "stripe_customer_id", "invoice_created"),
 )
+
+overrides = Table(
+    "overrides",
+    metadata,
+    Column("override_id", Text, primary_key=True),
+    Column("stripe_customer_id", Text, nullable=False),
+    Column("user_id", Text, nullable=True),
+    Column("feature", Text, nullable=False),
+    Column("effect", Text, nullable=False),
+    Column("limit", BigInteger, nullable=True),
+    Column("until", DateTime(timezone=True), nullable=True),
+    Column("applied_at", DateTime(timezone=True), nullable=False),
+    Column("applied_at_ms", BigInteger, nullable=False),
+    Column("applied_by", Text, nullable=False),
+    Column("reason", Text, nullable=False),
+    Index("overrides_customer_feature", "stripe_customer_id", "feature", "applied_at_ms"),
+)

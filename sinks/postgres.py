@@ -1,4 +1,4 @@
-"""Idempotent upserts of entitlements, invoices and catalog versions into Postgres.
+"""Idempotent upserts of entitlements, invoices, catalog versions and overrides into Postgres.
 
 A row only moves forward: an entitlement is written when its ``version`` is greater than the
 row's, an invoice when its ``(event_created, status_rank, last_event_id)`` is. Reprocessing a
@@ -18,7 +18,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from schemas.catalog_document import CatalogDocument
 from schemas.entitlements import Entitlements
 from schemas.invoices import InvoiceRecord
-from sinks.models import catalogs, invoices, subscriptions
+from schemas.overrides import Override
+from sinks.models import catalogs, invoices, overrides, subscriptions
 
 _INVOICE_STATUS_RANK = {"draft": 0, "open": 1, "paid": 2, "uncollectible": 2, "void": 3}
 
@@ -125,4 +126,29 @@ async def insert_catalogs(connection: AsyncConnection, batch: Iterable[CatalogDo
         return 0
     statement = insert(catalogs).values(list(rows.values())).on_conflict_do_nothing()
     written = await connection.execute(statement.returning(catalogs.c.version))
+    return len(written.fetchall())
+
+
+async def insert_overrides(connection: AsyncConnection, batch: Iterable[Override]) -> int:
+    """Append each override to the audit trail once (by ``override_id``)."""
+    rows = {
+        override.override_id: {
+            "override_id": override.override_id,
+            "stripe_customer_id": override.customer_id,
+            "user_id": override.user_id,
+            "feature": override.feature,
+            "effect": override.effect,
+            "limit": override.limit,
+            "until": _timestamp(override.until),
+            "applied_at": datetime.fromtimestamp(override.applied_at_ms / 1000, tz=UTC),
+            "applied_at_ms": override.applied_at_ms,
+            "applied_by": override.applied_by,
+            "reason": override.reason,
+        }
+        for override in batch
+    }
+    if not rows:
+        return 0
+    statement = insert(overrides).values(list(rows.values())).on_conflict_do_nothing()
+    written = await connection.execute(statement.returning(overrides.c.override_id))
     return len(written.fetchall())

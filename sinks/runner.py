@@ -1,5 +1,5 @@
-"""``atlas sink``: consume ``atlas.entitlements``, ``atlas.invoices`` and ``atlas.catalog``,
-upsert Postgres.
+"""``atlas sink``: consume ``atlas.entitlements``, ``atlas.invoices``, ``atlas.catalog`` and
+``atlas.overrides``, upsert Postgres.
 
 At-least-once: offsets are committed only after the batch's transaction committed. While
 Postgres is unreachable the batch is retried with exponential backoff (up to 30 s between
@@ -23,8 +23,14 @@ from atlas.settings import Settings
 from schemas.catalog_document import CatalogDocument
 from schemas.entitlements import Entitlements
 from schemas.invoices import InvoiceRecord
+from schemas.overrides import Override
 from schemas.topics import Topics
-from sinks.postgres import insert_catalogs, upsert_invoices, upsert_subscriptions
+from sinks.postgres import (
+    insert_catalogs,
+    insert_overrides,
+    upsert_invoices,
+    upsert_subscriptions,
+)
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +42,7 @@ class Batch:
     entitlements: list[Entitlements] = field(default_factory=list)
     invoices: list[InvoiceRecord] = field(default_factory=list)
     catalogs: list[CatalogDocument] = field(default_factory=list)
+    overrides: list[Override] = field(default_factory=list)
 
 
 class PostgresSink:
@@ -51,6 +58,7 @@ class PostgresSink:
             self.topics.entitlements,
             self.topics.invoices,
             self.topics.catalog,
+            self.topics.overrides,
             bootstrap_servers=self.settings.kafka_bootstrap_servers,
             group_id=f"{self.settings.topic_prefix}atlas-sink",
             enable_auto_commit=False,
@@ -70,6 +78,8 @@ class PostgresSink:
                     batch.entitlements.append(Entitlements.from_json(record.value))
                 elif record.topic == self.topics.catalog:
                     batch.catalogs.append(CatalogDocument.from_json(record.value))
+                elif record.topic == self.topics.overrides:
+                    batch.overrides.append(Override.from_json(record.value))
                 else:
                     batch.invoices.append(InvoiceRecord.from_json(record.value))
             except (ValueError, TypeError, KeyError) as exc:
@@ -93,6 +103,7 @@ class PostgresSink:
                     )
                     self.counts["invoices"] += await upsert_invoices(connection, batch.invoices)
                     self.counts["catalogs"] += await insert_catalogs(connection, batch.catalogs)
+                    self.counts["overrides"] += await insert_overrides(connection, batch.overrides)
                 return True
             except (OperationalError, DBAPIError, OSError) as exc:
                 self.counts["db_errors"] += 1

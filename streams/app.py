@@ -1,4 +1,5 @@
-"""The Faust worker app: one agent folds ``stripe.events`` (and timer ticks) per customer.
+"""The Faust worker app: one agent folds ``stripe.events``, ``atlas.overrides`` and
+``atlas.timers`` (timer ticks, catalog re-derive notices) per customer.
 
 At-least-once: Faust commits an input offset only after the agent has processed it, so a crash
 replays a few events; the fold drops duplicates by event id and every register is
@@ -22,6 +23,7 @@ from atlas.catalog import Catalog, CatalogError, parse_catalog
 from atlas.catalog_topic import parse_control
 from atlas.settings import Settings
 from schemas.catalog_document import CatalogDocument
+from schemas.overrides import Override
 from schemas.stripe_event import NotAStripeEvent, event_from_mapping
 from schemas.topics import Topics
 from streams.customer_records import CustomerRecord
@@ -67,6 +69,7 @@ def create_app(settings: Settings, catalog: Catalog) -> faust.App:
     inputs = app.topic(
         topics.stripe_events,
         topics.timers,
+        topics.overrides,
         key_serializer="raw",
         value_serializer="raw",
         partitions=settings.topic_partitions,
@@ -187,6 +190,22 @@ def create_app(settings: Settings, catalog: Catalog) -> faust.App:
         else:
             await on_catalog(event.message.partition, document)
 
+    async def on_override(key: bytes, value: bytes) -> None:
+        try:
+            override = Override.from_json(value)
+        except (orjson.JSONDecodeError, ValueError, TypeError) as exc:
+            counts["invalid"] += 1
+            log.error("skipping a record on %s that is not an override: %s", topics.overrides, exc)
+            return
+        if override.customer_id != key.decode():
+            counts["invalid"] += 1
+            log.error("skipping override %s keyed by another customer", override.override_id)
+            return
+        stored = table.get(override.customer_id)
+        record = CustomerRecord.from_dict(stored) if stored else None
+        counts["override"] += 1
+        await emit(key, processor.on_override(record, override, int(time.time())))
+
     @app.agent(inputs, name="fold-customers")
     async def fold_customers(stream: Any) -> None:
         event: EventT[Any]
@@ -197,10 +216,14 @@ def create_app(settings: Settings, catalog: Catalog) -> faust.App:
                 continue
             if event.message.topic == topics.timers:
                 await on_timers_record(event, key)
+            elif event.message.topic == topics.overrides:
+                await on_override(key, event.value)
             else:
                 await on_stripe_event(key, event.value)
 
-    watchdog = StallWatchdog((topics.stripe_events, topics.timers), settings.stall_after_s)
+    watchdog = StallWatchdog(
+        (topics.stripe_events, topics.timers, topics.overrides), settings.stall_after_s
+    )
 
     @app.timer(min(5.0, settings.stall_after_s))  # type: ignore[untyped-decorator]
     async def reread_stalled_partitions() -> None:

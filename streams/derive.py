@@ -17,6 +17,9 @@ Rules (documented in the README under "How state is derived"):
   until a payment succeeds.
 * A plan with ``features_from = "stripe"`` grants the catalog features named by the lookup keys
   of the customer's latest Stripe entitlement summary (none before the first summary).
+* Overrides come last: a live ``grant`` adds its feature (with its own limit, if it has one),
+  a live ``revoke`` removes it, whatever the plan; an override of a feature the catalog does
+  not define does nothing; one past its ``until`` has lapsed.
 """
 
 from __future__ import annotations
@@ -164,6 +167,31 @@ def granted_features(state: CustomerState, plan: Plan, catalog: Catalog) -> froz
     return frozenset(key for key in keys if key in catalog.features)
 
 
+def apply_overrides(
+    state: CustomerState,
+    catalog: Catalog,
+    features: frozenset[str],
+    limits: dict[str, int],
+    now: int,
+) -> tuple[frozenset[str], dict[str, int], int | None]:
+    """Features and limits after the customer's live overrides, and when the next one lapses."""
+    granted, limited, lapses = set(features), dict(limits), []
+    for key, override in state.overrides.items():
+        live = override.until is None or override.until > now
+        if key not in catalog.features or override.effect == "clear" or not live:
+            continue
+        if override.until is not None:
+            lapses.append(override.until)
+        if override.effect == "grant":
+            granted.add(key)
+            if override.limit is not None:
+                limited[key] = override.limit
+        else:
+            granted.discard(key)
+            limited.pop(key, None)
+    return frozenset(granted), limited, min(lapses, default=None)
+
+
 class Derived(NamedTuple):
     entitlements: Entitlements
     due_at: int | None  # when they will next change with no new event (a period end, a grace end)
@@ -179,7 +207,13 @@ def derive(state: CustomerState, catalog: Catalog, now: int, version: int) -> De
     grace_end = grace_until(state, view, plan) if view and paid else None
     if grace_end is not None and grace_end <= now:
         plan = catalog.plans[FREE_TIER]
-    features = granted_features(state, plan, catalog)
+    features, limits, lapse = apply_overrides(
+        state,
+        catalog,
+        granted_features(state, plan, catalog),
+        {key: value for key, value in plan.limits.items()},
+        now,
+    )
     status = "canceled" if state.deleted_version else (view.status if view else "none")
     sub_id = view.subscription_id if view else None
     entitlements = Entitlements(
@@ -194,12 +228,12 @@ def derive(state: CustomerState, catalog: Catalog, now: int, version: int) -> De
         cancel_at_period_end=view.cancel_at_period_end if view else False,
         features=tuple(sorted(features)),
         feature_bits=catalog.feature_bits(features),
-        limits={key: value for key, value in sorted(plan.limits.items()) if key in features},
+        limits={key: value for key, value in sorted(limits.items()) if key in features},
         banner="past_due" if status == "past_due" and paid else None,
         unknown_price=view is not None and bool(view.price_ids) and tier is None,
         version=version,
         source_event_id=state.last_event_id,
         grace_until=grace_end,
     )
-    upcoming = [at for at in (until if paid_now else None, grace_end) if at and at > now]
+    upcoming = [at for at in (until if paid_now else None, grace_end, lapse) if at and at > now]
     return Derived(entitlements, min(upcoming, default=None))

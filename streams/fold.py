@@ -12,9 +12,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from schemas.invoices import InvoiceRecord
+from schemas.overrides import Override
 from schemas.stripe_event import StripeEvent
 from schemas.subscription_state import (
     CustomerState,
+    FeatureOverride,
     PaymentOutcome,
     StripeFeatures,
     SubscriptionSnapshot,
@@ -223,6 +225,23 @@ def apply_fetched_entitlements(
     if changed:
         state.last_event_id = summary.id
     return changed
+
+
+def apply_override(state: CustomerState, override: Override) -> bool:
+    """Record ``override`` unless it was seen or a later override of its feature is in place;
+    a ``clear`` stays as a tombstone, so an older override arriving late cannot come back."""
+    if override.override_id in state.seen_event_ids:
+        return False
+    state.seen_event_ids.append(override.override_id)
+    del state.seen_event_ids[:-SEEN_EVENT_IDS_KEPT]
+    current = state.overrides.get(override.feature)
+    if not supersedes(override.version, current.version if current else None):
+        return False
+    state.overrides[override.feature] = FeatureOverride(
+        effect=override.effect, limit=override.limit, until=override.until, version=override.version
+    )
+    state.last_event_id = override.override_id
+    return True
 
 
 HANDLERS: dict[str, Handler] = {

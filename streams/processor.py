@@ -11,6 +11,7 @@ from typing import Any
 
 from atlas.catalog import Catalog
 from schemas.entitlements import change_between
+from schemas.overrides import Override
 from schemas.stripe_event import StripeEvent
 from schemas.subscription_state import CustomerState
 from schemas.topics import Topics
@@ -20,6 +21,7 @@ from streams.fold import (
     FoldResult,
     apply_fetched_entitlements,
     apply_fetched_subscription,
+    apply_override,
     fold,
 )
 
@@ -74,6 +76,17 @@ class CustomerProcessor:
             self._bump_version(record.state, summary.created)
             outcome.messages.append((self.topics.subscriptions, _public_state(record.state)))
             self._emit_if_changed(outcome, now, summary.created)
+        return outcome
+
+    def on_override(self, record: CustomerRecord | None, override: Override, now: int) -> Outcome:
+        """An operator granted, revoked or cleared a feature for this customer."""
+        record = record or CustomerRecord(state=CustomerState(customer_id=override.customer_id))
+        outcome = Outcome(record=record)
+        if apply_override(record.state, override):
+            second = override.applied_at_ms // 1000
+            self._bump_version(record.state, second)
+            outcome.messages.append((self.topics.subscriptions, _public_state(record.state)))
+            self._emit_if_changed(outcome, now, second)
         return outcome
 
     def on_catalog_change(self, record: CustomerRecord, now: int) -> Outcome:

@@ -1,5 +1,6 @@
-"""Property: folding a customer's events in any order, with any duplicates, gives the state
-and entitlements that folding them in order gives (streams/ordering.py states the rule)."""
+"""Property: folding a customer's events and overrides in any order, with any duplicates,
+gives the state and entitlements that folding them in order gives (streams/ordering.py states
+the rule)."""
 
 from __future__ import annotations
 
@@ -10,10 +11,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from atlas.catalog import load_catalog
+from schemas.overrides import Override
 from schemas.stripe_event import event_from_mapping
 from schemas.subscription_state import CustomerState
 from streams.derive import derive
-from streams.fold import fold
+from streams.fold import apply_override, fold
 from tests import stripe_builders as build
 
 CATALOG = load_catalog(None, {"pro": ("price_pro",), "advisory": ("price_adv",)})
@@ -35,7 +37,12 @@ def events(draw: st.DrawFn) -> dict[str, Any]:
     created = NOW - draw(st.integers(0, 6))  # few distinct seconds: many same-second ties
     sub = draw(st.sampled_from(["sub_a", "sub_b"]))
     price = draw(st.sampled_from(["price_pro", "price_adv", "price_other"]))
-    kind = draw(st.sampled_from(["sub", "deleted", "failed", "paid", "checkout", "gone"]))
+    kind = draw(
+        st.sampled_from(["sub", "deleted", "failed", "paid", "checkout", "gone", "summary"])
+    )
+    if kind == "summary":
+        keys = draw(st.lists(st.sampled_from(sorted(CATALOG.features)), max_size=3))
+        return build.entitlement_summary_event(CUSTOMER, keys, created=created)
     if kind == "sub":
         return build.subscription_event(
             draw(st.sampled_from(["created", "updated"])),
@@ -75,21 +82,48 @@ def events(draw: st.DrawFn) -> dict[str, Any]:
     return build.customer_event("customer.deleted", CUSTOMER, created=created)
 
 
-def folded(sequence: list[dict[str, Any]]) -> tuple[CustomerState, dict[str, Any]]:
+@st.composite
+def overrides(draw: st.DrawFn) -> Override:
+    effect = draw(st.sampled_from(["grant", "revoke", "clear"]))
+    return Override(
+        override_id=f"ovr_{draw(st.uuids()).hex}",  # unique, as uuid4 makes them
+        customer_id=CUSTOMER,
+        user_id=None,
+        feature=draw(st.sampled_from(["exports", "advisory-sessions"])),
+        effect=effect,
+        limit=draw(st.sampled_from([None, 3])) if effect == "grant" else None,
+        until=draw(st.sampled_from([None, NOW - 1, NOW + 1])) if effect != "clear" else None,
+        applied_at_ms=(NOW - draw(st.integers(0, 3))) * 1000,
+        applied_by="property",
+        reason="test",
+    )
+
+
+Input = dict[str, Any] | Override
+
+
+def created_of(item: Input) -> int:
+    return item.applied_at_ms // 1000 if isinstance(item, Override) else int(item["created"])
+
+
+def folded(sequence: list[Input]) -> tuple[CustomerState, dict[str, Any]]:
     state = CustomerState(customer_id=CUSTOMER)
-    for raw in sequence:
-        fold(state, event_from_mapping(raw))
+    for item in sequence:
+        if isinstance(item, Override):
+            apply_override(state, item)
+        else:
+            fold(state, event_from_mapping(item))
     view = derive(state, CATALOG, NOW, 0).entitlements.view()
     comparable = replace(state, seen_event_ids=[], last_event_id=None, version=0)
     return comparable, view
 
 
 @settings(max_examples=400, deadline=None)
-@given(st.lists(events(), min_size=1, max_size=12), st.data())
+@given(st.lists(st.one_of(events(), overrides()), min_size=1, max_size=12), st.data())
 def test_any_order_and_duplication_folds_to_the_in_order_result(
-    history: list[dict[str, Any]], data: st.DataObject
+    history: list[Input], data: st.DataObject
 ) -> None:
-    in_order = sorted(history, key=lambda e: e["created"])
+    in_order = sorted(history, key=created_of)
     duplicates = data.draw(st.lists(st.sampled_from(history), max_size=6))
     delivered = data.draw(st.permutations(history + duplicates))
     assert folded(delivered) == folded(in_order)
