@@ -10,7 +10,9 @@ COPY ingress ./ingress
 COPY streams ./streams
 COPY sinks ./sinks
 COPY schemas ./schemas
-RUN pip install ".[rocksdb]" && useradd --system --home /app atlas && mkdir -p /var/lib/atlas \
+COPY api ./api
+COPY client ./client
+RUN pip install ".[rocksdb]" ./client && useradd --system --home /app atlas && mkdir -p /var/lib/atlas \
     && chown atlas /var/lib/atlas
 
 USER atlas
