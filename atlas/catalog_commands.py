@@ -16,7 +16,7 @@ from atlas.catalog import Catalog, CatalogError, parse_catalog
 from atlas.catalog_changes import removed_but_granted, retired_bits_after
 from atlas.catalog_topic import publish, read_published
 from atlas.kafka_topics import ensure_topics
-from atlas.services import current_catalog
+from atlas.services import catalog_of
 from atlas.settings import Settings, load_settings
 from schemas.catalog_document import CatalogDocument
 from schemas.topics import Topics
@@ -85,8 +85,9 @@ def apply_catalog(path: Path, reason: str, applied_by: str | None, dry_run: bool
     ensure_topics(settings.kafka_bootstrap_servers, topics, settings.topic_partitions)
     if not reason.strip():
         raise CatalogError("--reason must say why the catalog changes (it is kept for audit)")
-    published = read_published(settings.kafka_bootstrap_servers, topics) or NOTHING_PUBLISHED
-    current = current_catalog(settings)
+    document = read_published(settings.kafka_bootstrap_servers, topics)
+    published = document or NOTHING_PUBLISHED
+    current = catalog_of(settings, document)
     source = _read_toml(path)
     problems = removed_but_granted(current, source)
     problems += asyncio.run(_removed_but_overridden(settings, current, source))

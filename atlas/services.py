@@ -11,6 +11,7 @@ from atlas.catalog import Catalog, load_catalog, parse_catalog
 from atlas.catalog_topic import read_published
 from atlas.kafka_topics import ensure_topics
 from atlas.settings import Settings, load_settings
+from schemas.catalog_document import CatalogDocument
 from schemas.topics import Topics
 
 
@@ -23,7 +24,11 @@ def current_catalog(settings: Settings) -> Catalog:
     """The latest catalog published on ``atlas.catalog``; before the first ``atlas catalog
     apply``, the file ``ATLAS_CATALOG`` (or the bundled default)."""
     topics = Topics.with_prefix(settings.topic_prefix)
-    document = read_published(settings.kafka_bootstrap_servers, topics)
+    return catalog_of(settings, read_published(settings.kafka_bootstrap_servers, topics))
+
+
+def catalog_of(settings: Settings, document: CatalogDocument | None) -> Catalog:
+    """``document`` as a catalog with this process's price-id settings; the file without one."""
     if document is None:
         return load_catalog(settings.catalog_path, settings.price_ids)
     source = f"published catalog version {document.version}"

@@ -107,9 +107,7 @@ def run(customers: int, instances: int) -> None:
         f"Python {platform.python_version()}; tansu, Postgres, pipeline and clients on it"
     )
     print(f"customers whose access changed: {customers}; client instances: {instances}")
-    print(
-        f"`atlas catalog apply` took {returned - began:.2f} s (start-up, validation, publish)"
-    )
+    print(f"`atlas catalog apply` took {returned - began:.2f} s (start-up, validation, publish)")
     for n, at in enumerate(finished):
         print(
             f"instance {n}: all users updated {at - returned:.3f} s after apply returned "

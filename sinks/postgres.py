@@ -110,10 +110,22 @@ async def upsert_invoices(connection: AsyncConnection, batch: Iterable[InvoiceRe
     )
 
 
+async def _insert_once(
+    connection: AsyncConnection, table: Table, key: str, rows: Iterable[dict[str, Any]]
+) -> int:
+    """Insert rows whose ``key`` is new; existing rows are never rewritten."""
+    unique = {row[key]: row for row in rows}
+    if not unique:
+        return 0
+    statement = insert(table).values(list(unique.values())).on_conflict_do_nothing()
+    written = await connection.execute(statement.returning(table.c[key]))
+    return len(written.fetchall())
+
+
 async def insert_catalogs(connection: AsyncConnection, batch: Iterable[CatalogDocument]) -> int:
     """Record each published catalog version once; a version is never rewritten."""
-    rows = {
-        document.version: {
+    rows = (
+        {
             "version": document.version,
             "document": document.to_json_dict(),
             "applied_at": _timestamp(document.applied_at),
@@ -121,18 +133,14 @@ async def insert_catalogs(connection: AsyncConnection, batch: Iterable[CatalogDo
             "reason": document.reason,
         }
         for document in batch
-    }
-    if not rows:
-        return 0
-    statement = insert(catalogs).values(list(rows.values())).on_conflict_do_nothing()
-    written = await connection.execute(statement.returning(catalogs.c.version))
-    return len(written.fetchall())
+    )
+    return await _insert_once(connection, catalogs, "version", rows)
 
 
 async def insert_overrides(connection: AsyncConnection, batch: Iterable[Override]) -> int:
     """Append each override to the audit trail once (by ``override_id``)."""
-    rows = {
-        override.override_id: {
+    rows = (
+        {
             "override_id": override.override_id,
             "stripe_customer_id": override.customer_id,
             "user_id": override.user_id,
@@ -146,9 +154,5 @@ async def insert_overrides(connection: AsyncConnection, batch: Iterable[Override
             "reason": override.reason,
         }
         for override in batch
-    }
-    if not rows:
-        return 0
-    statement = insert(overrides).values(list(rows.values())).on_conflict_do_nothing()
-    written = await connection.execute(statement.returning(overrides.c.override_id))
-    return len(written.fetchall())
+    )
+    return await _insert_once(connection, overrides, "override_id", rows)

@@ -50,44 +50,29 @@ class CustomerProcessor:
         outcome = Outcome(record=record, fold=result)
         if result.invoice is not None:
             outcome.messages.append((self.topics.invoices, result.invoice.to_json()))
-        if result.changed:
-            self._bump_version(record.state, event.created)
-            outcome.messages.append((self.topics.subscriptions, _public_state(record.state)))
-            self._emit_if_changed(outcome, now, event.created)
-        return outcome
+        return self._after_change(outcome, result.changed, event.created, now)
 
     def on_fetched_subscription(
         self, outcome: Outcome, subscription: Mapping[str, Any], checkout: StripeEvent, now: int
     ) -> Outcome:
         """Checkout named a subscription no event described yet; the API answered for it."""
-        record = outcome.record
-        if apply_fetched_subscription(record.state, subscription, checkout):
-            self._bump_version(record.state, checkout.created)
-            outcome.messages.append((self.topics.subscriptions, _public_state(record.state)))
-            self._emit_if_changed(outcome, now, checkout.created)
-        return outcome
+        changed = apply_fetched_subscription(outcome.record.state, subscription, checkout)
+        return self._after_change(outcome, changed, checkout.created, now)
 
     def on_fetched_entitlements(
         self, outcome: Outcome, lookup_keys: list[str], summary: StripeEvent, now: int
     ) -> Outcome:
         """An entitlement summary had more pages; the API listed all of them."""
-        record = outcome.record
-        if apply_fetched_entitlements(record.state, lookup_keys, summary):
-            self._bump_version(record.state, summary.created)
-            outcome.messages.append((self.topics.subscriptions, _public_state(record.state)))
-            self._emit_if_changed(outcome, now, summary.created)
-        return outcome
+        changed = apply_fetched_entitlements(outcome.record.state, lookup_keys, summary)
+        return self._after_change(outcome, changed, summary.created, now)
 
     def on_override(self, record: CustomerRecord | None, override: Override, now: int) -> Outcome:
         """An operator granted, revoked or cleared a feature for this customer."""
         record = record or CustomerRecord(state=CustomerState(customer_id=override.customer_id))
-        outcome = Outcome(record=record)
-        if apply_override(record.state, override):
-            second = override.applied_at_ms // 1000
-            self._bump_version(record.state, second)
-            outcome.messages.append((self.topics.subscriptions, _public_state(record.state)))
-            self._emit_if_changed(outcome, now, second)
-        return outcome
+        changed = apply_override(record.state, override)
+        return self._after_change(
+            Outcome(record=record), changed, override.applied_at_ms // 1000, now
+        )
 
     def on_catalog_change(self, record: CustomerRecord, now: int) -> Outcome:
         """The catalog changed: re-derive; emits only when this customer's access changed."""
@@ -99,6 +84,16 @@ class CustomerProcessor:
         """A timer found the record due: re-derive, since time alone may have changed access."""
         outcome = Outcome(record=record)
         self._emit_if_changed(outcome, now, record.due_at or now)
+        return outcome
+
+    def _after_change(self, outcome: Outcome, changed: bool, second: int, now: int) -> Outcome:
+        """When the state changed: a new version, the state published, entitlements re-derived
+        (and announced only if they changed)."""
+        if changed:
+            state = outcome.record.state
+            self._bump_version(state, second)
+            outcome.messages.append((self.topics.subscriptions, _public_state(state)))
+            self._emit_if_changed(outcome, now, second)
         return outcome
 
     def _bump_version(self, state: CustomerState, second: int) -> None:

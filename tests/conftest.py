@@ -16,6 +16,8 @@ import pytest
 from atlas.embedded import EmbeddedKafka, embedded_postgres
 from tests.support.database import create_database, drop_database
 from tests.support.pipeline import Pipeline
+from tests.support.stripe_api import SECRET_KEY as STRIPE_SECRET_KEY
+from tests.support.stripe_api import FakeStripeApi
 
 
 @pytest.fixture(scope="session")
@@ -54,3 +56,12 @@ def pipeline(
     running = Pipeline(kafka_bootstrap, database_url, workdir).start()
     yield running
     running.stop()
+
+
+@pytest.fixture(scope="module")
+def stripe_api() -> Iterator[FakeStripeApi]:
+    """A Stripe-compatible API for the modules whose worker asks Stripe (pass its
+    ``settings`` to the module's ``Pipeline``)."""
+    api = FakeStripeApi(STRIPE_SECRET_KEY).start()
+    yield api
+    api.stop()

@@ -13,15 +13,6 @@ from tests.support.stripe_api import FakeStripeApi
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
 
-API_KEY = "sk_test_atlas_" + "d" * 24
-
-
-@pytest.fixture(scope="module")
-def stripe_api() -> Iterator[FakeStripeApi]:
-    api = FakeStripeApi(API_KEY).start()
-    yield api
-    api.stop()
-
 
 @pytest.fixture(scope="module")
 def pipeline(
@@ -31,13 +22,7 @@ def pipeline(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Pipeline]:
     workdir = tmp_path_factory.mktemp("checkout")
-    running = Pipeline(
-        kafka_bootstrap,
-        database_url,
-        workdir,
-        STRIPE_SECRET_KEY=API_KEY,
-        STRIPE_API_BASE=stripe_api.url,
-    ).start()
+    running = Pipeline(kafka_bootstrap, database_url, workdir, **stripe_api.settings).start()
     yield running
     running.stop()
 

@@ -19,7 +19,6 @@ from tests.support.stripe_api import FakeStripeApi
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
 
-STRIPE_KEY = "sk_test_atlas_" + "e" * 24
 MANAGED_PRICE = "price_test_managed"
 DAY = 86_400
 FREE = ["data-exploration"]
@@ -33,13 +32,6 @@ price_ids = ["{MANAGED_PRICE}"]
 [plans.managed.limits]
 api-access = 500
 """
-
-
-@pytest.fixture(scope="module")
-def stripe_api() -> Iterator[FakeStripeApi]:
-    api = FakeStripeApi(STRIPE_KEY).start()
-    yield api
-    api.stop()
 
 
 @pytest.fixture(scope="module")
@@ -58,8 +50,7 @@ def pipeline(
         database_url,
         workdir,
         ATLAS_CATALOG=str(catalog),
-        STRIPE_SECRET_KEY=STRIPE_KEY,
-        STRIPE_API_BASE=stripe_api.url,
+        **stripe_api.settings,
     ).start()
     yield running
     running.stop()

@@ -17,6 +17,8 @@ from starlette.routing import Route
 
 from atlas.embedded import free_port
 
+SECRET_KEY = "sk_test_atlas_" + "d" * 24
+
 
 class FakeStripeApi:
     def __init__(self, api_key: str) -> None:
@@ -77,6 +79,11 @@ class FakeStripeApi:
                 raise RuntimeError("fake Stripe API did not start")
             time.sleep(0.02)
         return self
+
+    @property
+    def settings(self) -> dict[str, str]:
+        """What points the worker at this server: STRIPE_SECRET_KEY and STRIPE_API_BASE."""
+        return {"STRIPE_SECRET_KEY": self.api_key, "STRIPE_API_BASE": self.url}
 
     def stop(self) -> None:
         self._server.should_exit = True
