@@ -25,9 +25,11 @@ from starlette.routing import Route
 
 from api import queries
 from api.auth import Authenticator, Principal, Unauthenticated
+from api.billing_routes import get_invoices, post_checkout, post_portal
 from api.openapi import openapi_document
 from api.override_routes import get_overrides, post_override
 from api.representation import catalog_body, entitlements_body, etag_matches, etag_of
+from api.stripe_billing import StripeBilling
 from atlas.catalog import Catalog, CatalogError, parse_catalog
 from atlas.http_errors import error_response
 from ingress.publisher import Publisher
@@ -57,12 +59,15 @@ def create_app(
     engine: AsyncEngine,
     authenticator: Authenticator,
     fallback_catalog: Catalog,
+    *,
     price_ids: dict[str, tuple[str, ...]] | None = None,
     overrides_publisher: Publisher | None = None,
+    billing: StripeBilling | None = None,
 ) -> Starlette:
     """Build the API over ``engine``. ``fallback_catalog`` is the catalog in force until one
     is published with ``atlas catalog apply``; ``overrides_publisher`` writes to
-    ``atlas.overrides`` (without one, ``POST .../overrides`` answers 503)."""
+    ``atlas.overrides`` and ``billing`` opens Stripe's pages (without them, those routes
+    answer 503)."""
 
     def authenticated(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
         async def endpoint(request: Request) -> Response:
@@ -132,6 +137,18 @@ def create_app(
         current = await catalog_in_force()
         return await post_override(request, principal, engine, current, overrides_publisher)
 
+    async def checkout(request: Request, principal: Principal) -> Response:
+        current = await catalog_in_force()
+        return await post_checkout(request, principal, engine, current, billing)
+
+    async def portal(request: Request, principal: Principal) -> Response:
+        return await post_portal(request, principal, engine, billing)
+
+    async def invoices(request: Request, principal: Principal) -> Response:
+        if not _valid_id(request.path_params["user_id"]):
+            return error_response(400, "invalid_user_id", "user ids are 1-256 printable chars")
+        return await get_invoices(request, principal, engine)
+
     async def openapi(_request: Request) -> Response:
         return JSONResponse(openapi_document())
 
@@ -175,6 +192,9 @@ def create_app(
                 authenticated(overrides),
                 methods=["GET", "POST"],
             ),
+            Route("/v1/users/{user_id:path}/invoices", authenticated(invoices), methods=["GET"]),
+            Route("/v1/billing/checkout", authenticated(checkout), methods=["POST"]),
+            Route("/v1/billing/portal", authenticated(portal), methods=["POST"]),
             Route("/v1/catalog", authenticated(catalog), methods=["GET"]),
             Route("/openapi.json", openapi, methods=["GET"]),
             Route("/healthz", healthz, methods=["GET"]),

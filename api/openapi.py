@@ -86,6 +86,76 @@ _OVERRIDE_LIST = {
 }
 
 
+_INVOICES = {
+    "type": "object",
+    "properties": {
+        "customer_id": {"type": "string"},
+        "invoices": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "invoice_id": {"type": "string"},
+                    "subscription_id": {"type": ["string", "null"]},
+                    "status": {"type": ["string", "null"]},
+                    "amount_due": {"type": ["integer", "null"]},
+                    "amount_paid": {"type": ["integer", "null"]},
+                    "currency": {"type": ["string", "null"]},
+                    "hosted_invoice_url": {"type": ["string", "null"]},
+                    "created": {"type": ["string", "null"], "format": "date-time"},
+                },
+            },
+        },
+    },
+}
+
+_CHECKOUT_REQUEST = {
+    "type": "object",
+    "required": ["plan"],
+    "additionalProperties": False,
+    "properties": {
+        "plan": {"type": "string", "description": "a paid tier of the catalog"},
+        "price_id": {"type": "string", "description": "which of the tier's prices, if several"},
+        "user_id": {"type": "string", "description": "services only: the user it is for"},
+    },
+}
+
+_PORTAL_REQUEST = {
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {"user_id": {"type": "string", "description": "services only"}},
+}
+
+
+def _billing_post(
+    summary: str, request: dict[str, Any], conflict: tuple[str, str]
+) -> dict[str, Any]:
+    return {
+        "post": {
+            "summary": summary,
+            "security": [{"bearer": []}, {"apiKey": []}],
+            "parameters": [
+                {"name": "redirect", "in": "query", "schema": {"type": "string", "enum": ["true"]}}
+            ],
+            "requestBody": {"content": {"application/json": {"schema": request}}},
+            "responses": {
+                "200": _json({"type": "object", "properties": {"url": {"type": "string"}}}, "url"),
+                "303": {
+                    "description": "redirect to the URL (`?redirect=true` or Accept text/html)"
+                },
+                **_errors(
+                    ("400", "invalid_request: unknown plan, ambiguous price, bad body"),
+                    _UNAUTHENTICATED,
+                    ("403", "a user acting for another user"),
+                    conflict,
+                    ("502", "stripe_error: Stripe refused or did not answer"),
+                    ("503", "billing_not_configured, or Postgres unreachable"),
+                ),
+            },
+        }
+    }
+
+
 def _entitlements_get(parameter: str, description: str) -> dict[str, Any]:
     return {
         "get": {
@@ -194,6 +264,35 @@ def openapi_document() -> dict[str, Any]:
                     },
                 },
             },
+            "/v1/users/{user_id}/invoices": {
+                "get": {
+                    "summary": "a user's invoices, newest first (served by `atlas api`)",
+                    "security": [{"bearer": []}, {"apiKey": []}],
+                    "parameters": [_USER_ID],
+                    "responses": {
+                        "200": _json(_INVOICES, "the invoices (at most 100)"),
+                        **_errors(
+                            ("400", "malformed id"),
+                            _UNAUTHENTICATED,
+                            _FORBIDDEN,
+                            ("404", "Atlas has no customer for this user"),
+                            _DB_DOWN,
+                        ),
+                    },
+                }
+            },
+            "/v1/billing/checkout": _billing_post(
+                "a Stripe Checkout Session (subscription mode) for a plan: its URL "
+                "(served by `atlas api`)",
+                _CHECKOUT_REQUEST,
+                ("409", "already_subscribed: the user has a live paid subscription"),
+            ),
+            "/v1/billing/portal": _billing_post(
+                "a Stripe customer-portal session for the user's customer: its URL "
+                "(served by `atlas api`)",
+                _PORTAL_REQUEST,
+                ("409", "no_customer: the user has no Stripe customer yet"),
+            ),
             "/v1/catalog": {
                 "get": {
                     "summary": "the catalog in force (served by `atlas api`)",

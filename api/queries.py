@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy import desc, func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from sinks.models import catalogs, overrides, subscriptions
+from sinks.models import catalogs, invoices, overrides, subscriptions
 
 
 async def row_for_user(engine: AsyncEngine, user_id: str) -> dict[str, Any] | None:
@@ -76,3 +76,18 @@ async def customers_granted(engine: AsyncEngine, features: list[str]) -> dict[st
         for feature, customer in (await connection.execute(live)).all():
             granted.setdefault(feature, []).append(customer)
     return granted
+
+
+async def invoices_of(
+    engine: AsyncEngine, customer_id: str, limit: int = 100
+) -> list[dict[str, Any]]:
+    """The customer's newest invoices first."""
+    query = (
+        select(invoices)
+        .where(invoices.c.stripe_customer_id == customer_id)
+        .order_by(desc(invoices.c.invoice_created).nulls_last(), desc(invoices.c.event_created))
+        .limit(limit)
+    )
+    async with engine.connect() as connection:
+        rows = (await connection.execute(query)).mappings().all()
+    return [dict(row) for row in rows]

@@ -58,6 +58,7 @@ def run_api(host: str, port: int) -> int:
 
     from api.app import create_app
     from api.auth import authenticator_from_env
+    from api.stripe_billing import StripeBilling
     from ingress.publisher import Publisher
     from sinks.database import async_engine
 
@@ -70,7 +71,14 @@ def run_api(host: str, port: int) -> int:
         settings.kafka_bootstrap_servers, topics.overrides, settings.publish_timeout_s
     )
     engine = async_engine(settings.database_url)
-    app = create_app(engine, authenticator, fallback, dict(settings.price_ids), publisher)
+    app = create_app(
+        engine,
+        authenticator,
+        fallback,
+        price_ids=dict(settings.price_ids),
+        overrides_publisher=publisher,
+        billing=StripeBilling.from_settings(settings),
+    )
     uvicorn.run(app, host=host, port=port, log_level="warning", timeout_keep_alive=30)
     return 0
 

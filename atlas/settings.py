@@ -45,6 +45,9 @@ class Settings:
     recovery_consistency_check: bool
     stall_after_s: float
     fetch_max_wait_ms: int
+    checkout_success_url: str | None = None
+    checkout_cancel_url: str | None = None
+    portal_return_url: str | None = None
 
 
 def _split(raw: str) -> tuple[str, ...]:
@@ -129,6 +132,15 @@ def _catalog_path(env: Mapping[str, str]) -> Path | None:
     return path
 
 
+def _url(env: Mapping[str, str], name: str) -> str | None:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return None
+    if not raw.startswith(("https://", "http://")):
+        raise SettingsError(f"{name} must be an http(s):// URL, got {raw!r}")
+    return raw
+
+
 def load_settings(
     env: Mapping[str, str] | None = None,
     *,
@@ -165,4 +177,7 @@ def load_settings(
         recovery_consistency_check=_flag(env, "ATLAS_RECOVERY_CONSISTENCY_CHECK", default=True),
         stall_after_s=_positive_number(env, "ATLAS_STALL_SECONDS", 30.0),
         fetch_max_wait_ms=int(_positive_number(env, "ATLAS_FETCH_MAX_WAIT_MS", 500)),
+        checkout_success_url=_url(env, "ATLAS_CHECKOUT_SUCCESS_URL"),
+        checkout_cancel_url=_url(env, "ATLAS_CHECKOUT_CANCEL_URL"),
+        portal_return_url=_url(env, "ATLAS_PORTAL_RETURN_URL"),
     )

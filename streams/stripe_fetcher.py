@@ -9,6 +9,7 @@ from typing import Any
 import stripe
 
 from atlas.settings import Settings
+from atlas.stripe_client import stripe_client
 
 log = logging.getLogger(__name__)
 
@@ -22,16 +23,8 @@ class StripeFetcher:
     @classmethod
     def from_settings(cls, settings: Settings) -> StripeFetcher | None:
         """``None`` without ``STRIPE_SECRET_KEY``: only what events carry is used."""
-        if settings.stripe_secret_key is None:
-            return None
-        addresses: Any = {"api": settings.stripe_api_base} if settings.stripe_api_base else None
-        client = stripe.StripeClient(
-            settings.stripe_secret_key,
-            base_addresses=addresses,
-            http_client=stripe.HTTPXClient(),
-            max_network_retries=2,
-        )
-        return cls(client)
+        client = stripe_client(settings)
+        return None if client is None else cls(client)
 
     async def subscription(self, subscription_id: str) -> dict[str, Any] | None:
         try:
