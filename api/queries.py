@@ -91,3 +91,11 @@ async def invoices_of(
     async with engine.connect() as connection:
         rows = (await connection.execute(query)).mappings().all()
     return [dict(row) for row in rows]
+
+
+async def rows_for_customers(engine: AsyncEngine, customer_ids: list[str]) -> dict[str, Any]:
+    """Customer id → its ``subscriptions`` row, for the ids that have one."""
+    query = select(subscriptions).where(subscriptions.c.stripe_customer_id.in_(customer_ids))
+    async with engine.connect() as connection:
+        rows = (await connection.execute(query)).mappings().all()
+    return {row["stripe_customer_id"]: dict(row) for row in rows}

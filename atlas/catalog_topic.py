@@ -10,14 +10,12 @@ never from ListOffsets, which tansu answers wrongly (see README, "tansu gaps").
 from __future__ import annotations
 
 import logging
-import time
-import uuid
 
 import orjson
-from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, Message, TopicPartition
+from confluent_kafka import Message
 
 from atlas.kafka_produce import CommandProducer
-from atlas.kafka_topics import BrokerUnavailable
+from atlas.partition_reader import read_to_end
 from schemas.catalog_document import CATALOG_KEY, CatalogDocument
 from schemas.topics import Topics
 
@@ -32,34 +30,10 @@ def control_message(document: CatalogDocument) -> bytes:
 
 def read_published(bootstrap: str, topics: Topics, timeout_s: float = 15) -> CatalogDocument | None:
     """The highest published catalog version, or ``None`` when none was ever published."""
-    consumer = Consumer(
-        {
-            "bootstrap.servers": bootstrap,
-            "group.id": f"atlas-catalog-reader-{uuid.uuid4().hex}",
-            "enable.auto.commit": False,
-            "enable.partition.eof": True,
-        }
-    )
     latest: CatalogDocument | None = None
-    deadline = time.monotonic() + timeout_s
-    try:
-        consumer.assign([TopicPartition(topics.catalog, 0, OFFSET_BEGINNING)])
-        while True:
-            message = consumer.poll(0.2)
-            if message is None:
-                if time.monotonic() > deadline:
-                    raise BrokerUnavailable(
-                        f"could not read {topics.catalog} within {timeout_s:.0f} s"
-                    )
-                continue
-            error = message.error()
-            if error is not None:
-                if error.code() == KafkaError._PARTITION_EOF:
-                    return latest
-                raise BrokerUnavailable(f"could not read {topics.catalog}: {error.str()}")
-            latest = _newer(latest, message)
-    finally:
-        consumer.close()
+    for message in read_to_end(bootstrap, topics.catalog, 0, timeout_s):
+        latest = _newer(latest, message)
+    return latest
 
 
 def _newer(latest: CatalogDocument | None, message: Message) -> CatalogDocument | None:

@@ -150,6 +150,41 @@ def _add_override_commands(commands: argparse._SubParsersAction[argparse.Argumen
     listing.set_defaults(run=_overrides_list)
 
 
+def _reconcile(args: argparse.Namespace) -> int:
+    from atlas.reconcile_command import run_reconcile
+
+    return run_reconcile(args.customer, args.user, args.all, args.dry_run, backfill=False)
+
+
+def _backfill(args: argparse.Namespace) -> int:
+    from atlas.reconcile_command import run_reconcile
+
+    return run_reconcile(None, None, True, args.dry_run, backfill=True)
+
+
+def _add_reconcile_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    reconcile = commands.add_parser(
+        "reconcile", help="read subscriptions from the Stripe API, report drift, heal Atlas"
+    )
+    target = reconcile.add_mutually_exclusive_group(required=True)
+    target.add_argument("--customer", help="one Stripe customer")
+    target.add_argument("--user", help="one user (looked up in Postgres)")
+    target.add_argument("--all", action="store_true", help="every subscription of the account")
+    reconcile.add_argument("--dry-run", action="store_true", help="report drift, publish nothing")
+    reconcile.set_defaults(run=_reconcile)
+    backfill = commands.add_parser(
+        "backfill", help="first install: every customer and subscription from the Stripe API"
+    )
+    backfill.add_argument("--dry-run", action="store_true", help="report, publish nothing")
+    backfill.set_defaults(run=_backfill)
+
+
+def _doctor(args: argparse.Namespace) -> int:
+    from atlas.doctor import run_doctor
+
+    return run_doctor(args.target)
+
+
 def _add_catalog_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     catalog = commands.add_parser("catalog", help="publish or show the live plan catalog")
     actions = catalog.add_subparsers(dest="action", required=True, metavar="ACTION")
@@ -195,6 +230,12 @@ def build_parser() -> argparse.ArgumentParser:
     _add_catalog_commands(commands)
     _add_features_commands(commands)
     _add_override_commands(commands)
+    _add_reconcile_commands(commands)
+    doctor = commands.add_parser(
+        "doctor", help="find why a customer's access differs from Stripe, and the fix"
+    )
+    doctor.add_argument("target", metavar="USER_OR_CUSTOMER", help="a user id or a cus_ id")
+    doctor.set_defaults(run=_doctor)
 
     dev = commands.add_parser("dev", help="run everything locally on embedded Kafka and Postgres")
     dev.add_argument("--host", default="127.0.0.1", help="ingress address (default 127.0.0.1)")

@@ -7,6 +7,8 @@ from confluent_kafka import KafkaError, KafkaException, Message, Producer
 
 from atlas.kafka_topics import BrokerUnavailable
 
+UNASSIGNED = -1  # librdkafka's RD_KAFKA_PARTITION_UA: the partitioner chooses
+
 
 class CommandProducer:
     def __init__(self, bootstrap: str, timeout_s: float) -> None:
@@ -27,16 +29,34 @@ class CommandProducer:
         if error is not None:
             self._failures.append(error.str())
 
-    def send(self, topic: str, value: bytes, key: bytes, partition: int | None = None) -> None:
-        try:
-            if partition is None:
-                self._producer.produce(topic, value, key, on_delivery=self._on_delivery)
-            else:
+    def send(
+        self,
+        topic: str,
+        value: bytes,
+        key: bytes,
+        partition: int | None = None,
+        headers: list[tuple[str, str | bytes | None]] | None = None,
+    ) -> None:
+        """Queue one record; ``partition`` None lets the partitioner place it by key."""
+        placement = UNASSIGNED if partition is None else partition
+        for attempt in range(2):
+            try:
                 self._producer.produce(
-                    topic, value, key, partition=partition, on_delivery=self._on_delivery
+                    topic,
+                    value,
+                    key,
+                    partition=placement,
+                    headers=headers,
+                    on_delivery=self._on_delivery,
                 )
-        except KafkaException as exc:
-            raise BrokerUnavailable(f"could not send to {topic}: {exc}") from None
+                self._producer.poll(0)
+                return
+            except BufferError:  # the local queue is full: drain it, then try once more
+                if attempt:
+                    raise BrokerUnavailable(f"could not queue for {topic}: queue full") from None
+                self._producer.flush(self.timeout_s)
+            except KafkaException as exc:
+                raise BrokerUnavailable(f"could not send to {topic}: {exc}") from None
 
     def partitions(self, topic: str) -> list[int]:
         try:

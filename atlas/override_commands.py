@@ -11,41 +11,14 @@ from datetime import UTC, datetime
 from typing import Any
 
 from api import queries
+from atlas.customer_lookup import customer_row, resolve_customer
 from atlas.kafka_produce import CommandProducer
 from atlas.kafka_topics import ensure_topics
 from atlas.override_requests import OverrideError, build_override, parse_until
 from atlas.services import current_catalog
-from atlas.settings import Settings, load_settings
+from atlas.settings import load_settings
 from schemas.topics import Topics
 from sinks.database import async_engine
-
-
-async def _customer_row(settings: Settings, user: str | None, customer: str | None) -> Any:
-    engine = async_engine(settings.database_url)
-    try:
-        if user is not None:
-            return await queries.row_for_user(engine, user)
-        assert customer is not None
-        return await queries.row_for_customer(engine, customer)
-    finally:
-        await engine.dispose()
-
-
-def _resolve(settings: Settings, user: str | None, customer: str | None) -> tuple[str, str | None]:
-    """(customer id, user id) the override is for. A user is found through Postgres: the
-    override belongs to the Stripe customer Atlas has linked to them."""
-    if user is None:
-        assert customer is not None
-        return customer, None
-    if not settings.database_url:
-        raise OverrideError("--user is looked up in Postgres: set DATABASE_URL (or use --customer)")
-    row = asyncio.run(_customer_row(settings, user, None))
-    if row is None:
-        raise OverrideError(
-            f"user {user!r} has no Stripe customer known to Atlas (no subscriptions row); "
-            "overrides attach to a customer: use --customer"
-        )
-    return str(row["stripe_customer_id"]), user
 
 
 def publish_override(
@@ -61,7 +34,7 @@ def publish_override(
     settings = load_settings()
     topics = Topics.with_prefix(settings.topic_prefix)
     ensure_topics(settings.kafka_bootstrap_servers, topics, settings.topic_partitions)
-    customer_id, user_id = _resolve(settings, user, customer)
+    customer_id, user_id = resolve_customer(settings, user, customer)
     override = build_override(
         current_catalog(settings),
         customer_id=customer_id,
@@ -91,7 +64,7 @@ def list_overrides(user: str | None, customer: str | None) -> int:
     settings = load_settings(need_database=True)
 
     async def latest() -> tuple[str | None, list[dict[str, Any]]]:
-        row = await _customer_row(settings, user, customer)
+        row = await customer_row(settings, user, customer)
         customer_id = str(row["stripe_customer_id"]) if row else customer
         if customer_id is None:
             return None, []

@@ -17,6 +17,6 @@ def stripe_client(settings: Settings) -> stripe.StripeClient | None:
     return stripe.StripeClient(
         settings.stripe_secret_key,
         base_addresses=addresses,
-        http_client=stripe.HTTPXClient(),
+        http_client=stripe.HTTPXClient(allow_sync_methods=True),  # commands call it blocking
         max_network_retries=2,
     )

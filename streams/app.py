@@ -16,11 +16,11 @@ from typing import Any
 
 import faust
 import orjson
-from aiokafka.partitioner import murmur2
 from faust.types import EventT
 
 from atlas.catalog import Catalog, CatalogError, parse_catalog
 from atlas.catalog_topic import parse_control
+from atlas.partition_reader import partition_of
 from atlas.settings import Settings
 from schemas.catalog_document import CatalogDocument
 from schemas.overrides import Override
@@ -151,12 +151,12 @@ def create_app(settings: Settings, catalog: Catalog) -> faust.App:
 
     partitions_of_keys: dict[str, int] = {}  # murmur2 in Python costs ~4 µs a key: once each
 
-    def partition_of(name: str) -> int:
-        """The input partition of a customer: the Java client's murmur2, as the ingress uses."""
+    def partition_of_customer(name: str) -> int:
+        """The input partition of a customer (murmur2, as the ingress places it)."""
         partition = partitions_of_keys.get(name)
         if partition is None:
-            hashed = murmur2(name.encode()) & 0x7FFFFFFF
-            partition = partitions_of_keys[name] = hashed % settings.topic_partitions
+            partition = partition_of(name.encode(), settings.topic_partitions)
+            partitions_of_keys[name] = partition
         return partition
 
     def switch_catalog(document: CatalogDocument) -> bool:
@@ -180,7 +180,7 @@ def create_app(settings: Settings, catalog: Catalog) -> faust.App:
             return
         now = int(time.time())
         for name in list(table.keys()):
-            if partition_of(name) != partition:
+            if partition_of_customer(name) != partition:
                 continue
             key = name.encode()
             stored = table.get(name)

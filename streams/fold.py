@@ -245,6 +245,9 @@ def apply_override(state: CustomerState, override: Override) -> bool:
 
 
 HANDLERS: dict[str, Handler] = {
+    # reconciliation events: Stripe objects read from the API (see atlas/stripe_view.py)
+    "atlas.reconcile.subscription": on_subscription,
+    "atlas.reconcile.customer": on_customer,
     "checkout.session.completed": on_checkout_completed,
     "checkout.session.async_payment_succeeded": on_checkout_completed,
     "customer.created": on_customer,
