@@ -9,6 +9,7 @@ import logging
 import os
 import sys
 from collections.abc import Callable, Sequence
+from datetime import datetime
 from pathlib import Path
 
 from atlas.errors import AtlasError
@@ -179,6 +180,47 @@ def _add_reconcile_commands(commands: argparse._SubParsersAction[argparse.Argume
     backfill.set_defaults(run=_backfill)
 
 
+def _replay(args: argparse.Namespace) -> int:
+    from atlas.replay import Target, parse_offsets, run_replay
+
+    if args.to_datetime is not None:
+        target = Target(moment=args.to_datetime)
+    elif args.to_offsets is not None:
+        target = Target(offsets=parse_offsets(args.to_offsets))
+    else:
+        target = Target(earliest=True)
+    return run_replay(target, args.dry_run, args.reason)
+
+
+def _moment(text: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an ISO 8601 time: {text!r}") from None
+    if moment.tzinfo is None:
+        raise argparse.ArgumentTypeError(f"{text!r} needs a time zone, e.g. a trailing Z")
+    return moment
+
+
+def _add_replay_command(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    replay = commands.add_parser(
+        "replay", help="rewind the workers' inputs; from the start, rebuild all state"
+    )
+    where = replay.add_mutually_exclusive_group(required=True)
+    where.add_argument(
+        "--to-earliest",
+        action="store_true",
+        help="empty the worker table and refold everything from stripe.events",
+    )
+    where.add_argument(
+        "--to-datetime", type=_moment, help="re-deliver inputs from this time (ISO 8601, zone)"
+    )
+    where.add_argument("--to-offsets", help="re-deliver stripe.events from PARTITION=OFFSET,…")
+    replay.add_argument("--dry-run", action="store_true", help="print what would move")
+    replay.add_argument("--reason", default="", help="why (kept with a rebuild's generation)")
+    replay.set_defaults(run=_replay)
+
+
 def _doctor(args: argparse.Namespace) -> int:
     from atlas.doctor import run_doctor
 
@@ -231,6 +273,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_features_commands(commands)
     _add_override_commands(commands)
     _add_reconcile_commands(commands)
+    _add_replay_command(commands)
     doctor = commands.add_parser(
         "doctor", help="find why a customer's access differs from Stripe, and the fix"
     )

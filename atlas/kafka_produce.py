@@ -32,7 +32,7 @@ class CommandProducer:
     def send(
         self,
         topic: str,
-        value: bytes,
+        value: bytes | None,  # None: a tombstone
         key: bytes,
         partition: int | None = None,
         headers: list[tuple[str, str | bytes | None]] | None = None,

@@ -45,7 +45,7 @@ def ensure_topics(bootstrap: str, topics: Topics, partitions: int, timeout_s: fl
     wanted = [
         NewTopic(
             name,
-            num_partitions=1 if name == topics.catalog else partitions,
+            num_partitions=1 if name in (topics.catalog, topics.control) else partitions,
             replication_factor=-1,
             config=config,
         )

@@ -86,13 +86,17 @@ def run_api(host: str, port: int) -> int:
 def run_worker() -> int:
     import faust
 
+    from atlas.worker_generation import current_generation, worker_app_id
     from streams.app import create_app
 
     settings = load_settings()
     _ensure_topics(settings)
     catalog = current_catalog(settings)
     settings.worker_data_dir.mkdir(parents=True, exist_ok=True)
-    app = create_app(settings, catalog)
+    generation = current_generation(settings, Topics.with_prefix(settings.topic_prefix))
+    app_id = worker_app_id(settings, generation.number if generation else 0)
+    logging.getLogger(__name__).info("worker group and state: %s", app_id)
+    app = create_app(settings, catalog, app_id)
     faust_level = os.environ.get("ATLAS_FAUST_LOG_LEVEL", "WARNING").upper()
     for library in ("faust", "mode", "aiokafka"):
         logging.getLogger(library).setLevel(faust_level)

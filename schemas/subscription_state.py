@@ -85,6 +85,8 @@ class CustomerState:
     seen_event_ids: list[str] = field(default_factory=list)
     last_event_id: str | None = None
     version: int = 0
+    inputs_seen: int = 0  # distinct events and overrides folded (duplicates not counted)
+    latest_input_second: int = 0  # the latest `created` (or override time) among them
 
     def to_json(self) -> bytes:
         return orjson.dumps(self)
@@ -113,4 +115,6 @@ class CustomerState:
             seen_event_ids=list(data["seen_event_ids"]),
             last_event_id=data.get("last_event_id"),
             version=int(data["version"]),
+            inputs_seen=int(data.get("inputs_seen", 0)),
+            latest_input_second=int(data.get("latest_input_second", 0)),
         )

@@ -12,7 +12,7 @@ EVENT_CREATED_HEADER = "stripe-event-created"
 @dataclass(frozen=True)
 class Topics:
     """Every topic Atlas reads or writes. All are keyed by Stripe customer id except
-    ``atlas.catalog`` (one partition, one key: ``catalog``)."""
+    ``atlas.catalog`` and ``atlas.control`` (one partition each, a few fixed keys)."""
 
     stripe_events: str
     subscriptions: str
@@ -22,6 +22,7 @@ class Topics:
     timers: str
     catalog: str
     overrides: str
+    control: str
 
     @classmethod
     def with_prefix(cls, prefix: str = "") -> Topics:
@@ -34,9 +35,10 @@ class Topics:
             timers=f"{prefix}atlas.timers",
             catalog=f"{prefix}atlas.catalog",
             overrides=f"{prefix}atlas.overrides",
+            control=f"{prefix}atlas.control",
         )
 
     @property
     def compacted(self) -> tuple[str, ...]:
         """Topics holding the latest value per key; the rest keep history (time retention)."""
-        return (self.subscriptions, self.entitlements, self.catalog)
+        return (self.subscriptions, self.entitlements, self.catalog, self.control)

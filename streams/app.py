@@ -41,15 +41,16 @@ def _kafka_url(bootstrap: str) -> str:
     return ";".join(f"kafka://{server.strip()}" for server in bootstrap.split(","))
 
 
-def create_app(settings: Settings, catalog: Catalog) -> faust.App:
-    """Build the worker app; ``faust.Worker(app).execute_from_commandline()`` runs it."""
+def create_app(settings: Settings, catalog: Catalog, app_id: str) -> faust.App:
+    """Build the worker app (``app_id``: its consumer group, see atlas/worker_generation.py);
+    ``faust.Worker(app).execute_from_commandline()`` runs it."""
     topics = Topics.with_prefix(settings.topic_prefix)
     group_timeout_s = settings.group_timeout_ms / 1000
     producer_batch: dict[str, Any] = {}
     if settings.worker_producer_batch_bytes is not None:
         producer_batch["producer_max_batch_size"] = settings.worker_producer_batch_bytes
     app = faust.App(
-        f"{settings.topic_prefix}{settings.worker_id}",
+        app_id,
         broker=_kafka_url(settings.kafka_bootstrap_servers),
         store=settings.worker_store,
         datadir=str(settings.worker_data_dir),

@@ -56,11 +56,19 @@ def fold(state: CustomerState, event: StripeEvent) -> FoldResult:
     if event.id in state.seen_event_ids:
         return FoldResult(handled=True, duplicate=True, changed=False)
     result = handler(state, event)
-    state.seen_event_ids.append(event.id)
-    del state.seen_event_ids[:-SEEN_EVENT_IDS_KEPT]
+    _count_input(state, event.id, event.created)
     if result.changed:
         state.last_event_id = event.id
     return result
+
+
+def _count_input(state: CustomerState, input_id: str, second: int) -> None:
+    """Remember a new input: its id (duplicates are dropped), how many there were and the
+    latest second among them — both independent of arrival order (see ``content_version``)."""
+    state.seen_event_ids.append(input_id)
+    del state.seen_event_ids[:-SEEN_EVENT_IDS_KEPT]
+    state.inputs_seen += 1
+    state.latest_input_second = max(state.latest_input_second, second)
 
 
 def _unchanged() -> FoldResult:
@@ -232,8 +240,7 @@ def apply_override(state: CustomerState, override: Override) -> bool:
     a ``clear`` stays as a tombstone, so an older override arriving late cannot come back."""
     if override.override_id in state.seen_event_ids:
         return False
-    state.seen_event_ids.append(override.override_id)
-    del state.seen_event_ids[:-SEEN_EVENT_IDS_KEPT]
+    _count_input(state, override.override_id, override.applied_at_ms // 1000)
     current = state.overrides.get(override.feature)
     if not supersedes(override.version, current.version if current else None):
         return False

@@ -27,7 +27,14 @@ from streams.fold import (
 
 log = logging.getLogger(__name__)
 
-VERSION_SECONDS_SHIFT = 20  # version = max(previous + 1, event second << 20): grows, replays equal
+VERSION_SECONDS_SHIFT = 20
+
+
+def content_version(state: CustomerState) -> int:
+    """A version that depends only on which inputs were folded, not on their order:
+    ``latest input second << 20 + inputs folded``. Rebuilding a customer from the same events
+    and overrides (``atlas replay``) therefore gives the same versions."""
+    return (state.latest_input_second << VERSION_SECONDS_SHIFT) + state.inputs_seen
 
 
 @dataclass(slots=True)
@@ -91,12 +98,13 @@ class CustomerProcessor:
         (and announced only if they changed)."""
         if changed:
             state = outcome.record.state
-            self._bump_version(state, second)
+            state.version = max(state.version + 1, content_version(state))
             outcome.messages.append((self.topics.subscriptions, _public_state(state)))
             self._emit_if_changed(outcome, now, second)
         return outcome
 
     def _bump_version(self, state: CustomerState, second: int) -> None:
+        """Time or the catalog changed access with no new input: still a greater version."""
         state.version = max(state.version + 1, second << VERSION_SECONDS_SHIFT)
 
     def _emit_if_changed(self, outcome: Outcome, now: int, second: int) -> None:

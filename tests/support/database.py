@@ -52,3 +52,8 @@ def fetch_all(url: str, query: str, *params: Any) -> list[dict[str, Any]]:
 def subscription_row(url: str, customer: str) -> dict[str, Any] | None:
     rows = fetch_all(url, "SELECT * FROM subscriptions WHERE stripe_customer_id = %s", customer)
     return rows[0] if rows else None
+
+
+def execute(url: str, statement: str) -> None:
+    with psycopg.connect(_libpq(url), autocommit=True) as connection:
+        connection.execute(statement)  # type: ignore[arg-type]
