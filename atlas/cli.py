@@ -221,6 +221,33 @@ def _add_replay_command(commands: argparse._SubParsersAction[argparse.ArgumentPa
     replay.set_defaults(run=_replay)
 
 
+def _dlq_list(_args: argparse.Namespace) -> int:
+    from atlas.dead_letters import list_dead_letters
+
+    return list_dead_letters()
+
+
+def _dlq_replay(args: argparse.Namespace) -> int:
+    from atlas.dead_letters import replay_dead_letters
+
+    return replay_dead_letters(args.entries or [], args.all)
+
+
+def _add_dlq_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    dlq = commands.add_parser("dlq", help="records the worker could not process")
+    actions = dlq.add_subparsers(dest="action", required=True, metavar="ACTION")
+    actions.add_parser("list", help="every dead letter, where from and why").set_defaults(
+        run=_dlq_list
+    )
+    replay = actions.add_parser("replay", help="send dead letters back to their topic")
+    which = replay.add_mutually_exclusive_group(required=True)
+    which.add_argument(
+        "--entry", dest="entries", action="append", metavar="P:O", help="one, as listed"
+    )
+    which.add_argument("--all", action="store_true", help="every dead letter")
+    replay.set_defaults(run=_dlq_replay)
+
+
 def _doctor(args: argparse.Namespace) -> int:
     from atlas.doctor import run_doctor
 
@@ -274,6 +301,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_override_commands(commands)
     _add_reconcile_commands(commands)
     _add_replay_command(commands)
+    _add_dlq_commands(commands)
     doctor = commands.add_parser(
         "doctor", help="find why a customer's access differs from Stripe, and the fix"
     )

@@ -28,6 +28,7 @@ def topic_configs(topics: Topics) -> dict[str, dict[str, str]]:
         topics.stripe_events: _HISTORY,
         topics.invoices: _HISTORY,
         topics.overrides: _HISTORY,  # the audit trail of every override
+        topics.dead_letters: _HISTORY,
         topics.entitlement_changes: _CHANGES,
         topics.timers: _CHANGES,
     }

@@ -2,8 +2,9 @@
 
 The webhook route is short: read the raw body → verify → publish → await the broker's ack →
 answer. Status codes: 200 once the broker has the event; 400 for a missing, malformed, stale
-or wrong signature and for a body that is not a Stripe event; 408 when the body arrives too
-slowly; 413 above 1 MiB; 503 with ``Retry-After`` when the broker does not acknowledge in time.
+or wrong signature, for a body that is not a Stripe event and for one ``created`` more than a
+day ahead; 408 when the body arrives too slowly; 413 above 1 MiB; 503 with ``Retry-After`` when
+the broker does not acknowledge in time.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import AsyncIterator
 
 from starlette.applications import Starlette
@@ -31,6 +33,7 @@ log = logging.getLogger(__name__)
 MAX_BODY_BYTES = 1024 * 1024
 BODY_READ_TIMEOUT_S = 10.0
 RETRY_AFTER_S = "5"
+MAX_CLOCK_SKEW_S = 86_400  # an event "created" further ahead than this is not from Stripe
 
 
 class BodyTooLarge(Exception):
@@ -82,6 +85,11 @@ def create_app(settings: Settings, publisher: Publisher | None = None) -> Starle
         except NotAStripeEvent as exc:
             log.info("webhook rejected: not a Stripe event (%s)", exc)
             return error_response(400, "not_a_stripe_event", str(exc))
+        if event.created > time.time() + MAX_CLOCK_SKEW_S:
+            log.info("webhook %s rejected: created %s is in the future", event.id, event.created)
+            return error_response(
+                400, "implausible_created", "the event's 'created' lies more than a day ahead"
+            )
         headers = [
             (EVENT_ID_HEADER, event.id.encode()),
             (EVENT_TYPE_HEADER, event.type.encode()),

@@ -7,6 +7,10 @@ from dataclasses import dataclass
 EVENT_ID_HEADER = "stripe-event-id"
 EVENT_TYPE_HEADER = "stripe-event-type"
 EVENT_CREATED_HEADER = "stripe-event-created"
+# on stripe.events.dlq: where the record came from and why it could not be processed
+DLQ_SOURCE_HEADER = "atlas-dlq-source"  # topic[partition]@offset
+DLQ_REASON_HEADER = "atlas-dlq-reason"
+DLQ_AT_HEADER = "atlas-dlq-at"  # unix seconds
 
 
 @dataclass(frozen=True)
@@ -15,6 +19,7 @@ class Topics:
     ``atlas.catalog`` and ``atlas.control`` (one partition each, a few fixed keys)."""
 
     stripe_events: str
+    dead_letters: str
     subscriptions: str
     entitlements: str
     entitlement_changes: str
@@ -28,6 +33,7 @@ class Topics:
     def with_prefix(cls, prefix: str = "") -> Topics:
         return cls(
             stripe_events=f"{prefix}stripe.events",
+            dead_letters=f"{prefix}stripe.events.dlq",
             subscriptions=f"{prefix}atlas.subscriptions",
             entitlements=f"{prefix}atlas.entitlements",
             entitlement_changes=f"{prefix}atlas.entitlements.changes",

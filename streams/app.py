@@ -12,6 +12,7 @@ import asyncio
 import logging
 import time
 from collections import Counter
+from collections.abc import Mapping
 from typing import Any
 
 import faust
@@ -25,7 +26,7 @@ from atlas.settings import Settings
 from schemas.catalog_document import CatalogDocument
 from schemas.overrides import Override
 from schemas.stripe_event import NotAStripeEvent, event_from_mapping
-from schemas.topics import Topics
+from schemas.topics import DLQ_AT_HEADER, DLQ_REASON_HEADER, DLQ_SOURCE_HEADER, Topics
 from streams.customer_records import CustomerRecord
 from streams.processor import CustomerProcessor, Outcome
 from streams.stall_watchdog import StallWatchdog
@@ -217,6 +218,26 @@ def create_app(settings: Settings, catalog: Catalog, app_id: str) -> faust.App:
         counts["override"] += 1
         await emit(key, processor.on_override(record, override, int(time.time())))
 
+    dead_letters = app.topic(topics.dead_letters, key_serializer="raw", value_serializer="raw")
+
+    async def dead_letter(event: EventT[Any], exc: Exception) -> None:
+        """Park a record that processing cannot survive, with where it came from and why, so
+        its partition keeps flowing (``atlas dlq list`` / ``atlas dlq replay``)."""
+        message = event.message
+        source = f"{message.topic}[{message.partition}]@{message.offset}"
+        reason = f"{exc.__class__.__name__}: {exc}"[:500]
+        counts["dead_lettered"] += 1
+        log.error("record %s sent to %s: %s", source, topics.dead_letters, reason, exc_info=exc)
+        original = message.headers or []
+        pairs = original.items() if isinstance(original, Mapping) else original
+        headers = [
+            *((str(name), value) for name, value in pairs if isinstance(value, bytes)),
+            (DLQ_SOURCE_HEADER, source.encode()),
+            (DLQ_REASON_HEADER, reason.encode()),
+            (DLQ_AT_HEADER, str(int(time.time())).encode()),
+        ]
+        await dead_letters.send(key=event.key, value=event.value, headers=headers)
+
     @app.agent(inputs, name="fold-customers")
     async def fold_customers(stream: Any) -> None:
         event: EventT[Any]
@@ -225,12 +246,15 @@ def create_app(settings: Settings, catalog: Catalog, app_id: str) -> faust.App:
             if not isinstance(key, bytes):
                 counts["no_key"] += 1
                 continue
-            if event.message.topic == topics.timers:
-                await on_timers_record(event, key)
-            elif event.message.topic == topics.overrides:
-                await on_override(key, event.value)
-            else:
-                await on_stripe_event(key, event.value)
+            try:
+                if event.message.topic == topics.timers:
+                    await on_timers_record(event, key)
+                elif event.message.topic == topics.overrides:
+                    await on_override(key, event.value)
+                else:
+                    await on_stripe_event(key, event.value)
+            except Exception as exc:  # whatever crashed: dead-letter it, keep the partition going
+                await dead_letter(event, exc)
 
     watchdog = StallWatchdog(
         (topics.stripe_events, topics.timers, topics.overrides), settings.stall_after_s
