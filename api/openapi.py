@@ -303,6 +303,13 @@ def openapi_document() -> dict[str, Any]:
                     },
                 }
             },
+            "/metrics": {
+                "get": {
+                    "summary": "Prometheus metrics (ingress; the worker and sink serve theirs "
+                    "on `ATLAS_METRICS_PORT`)",
+                    "responses": {"200": {"description": "Prometheus text format"}},
+                }
+            },
             "/openapi.json": {
                 "get": {"summary": "this document", "responses": {"200": {"description": "ok"}}}
             },

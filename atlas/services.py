@@ -10,6 +10,7 @@ import signal
 from atlas.catalog import Catalog, load_catalog, parse_catalog
 from atlas.catalog_topic import read_published
 from atlas.kafka_topics import ensure_topics
+from atlas.metrics import serve_metrics
 from atlas.settings import Settings, load_settings
 from schemas.catalog_document import CatalogDocument
 from schemas.topics import Topics
@@ -97,6 +98,7 @@ def run_worker() -> int:
     app_id = worker_app_id(settings, generation.number if generation else 0)
     logging.getLogger(__name__).info("worker group and state: %s", app_id)
     app = create_app(settings, catalog, app_id)
+    serve_metrics(settings)
     faust_level = os.environ.get("ATLAS_FAUST_LOG_LEVEL", "WARNING").upper()
     for library in ("faust", "mode", "aiokafka"):
         logging.getLogger(library).setLevel(faust_level)
@@ -111,6 +113,7 @@ def run_sink() -> int:
 
     settings = load_settings(need_database=True)
     _ensure_topics(settings)
+    serve_metrics(settings)
 
     async def main() -> None:
         stop = asyncio.Event()

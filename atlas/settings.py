@@ -48,6 +48,8 @@ class Settings:
     checkout_success_url: str | None = None
     checkout_cancel_url: str | None = None
     portal_return_url: str | None = None
+    metrics_port: int = 0  # worker and sink: GET /metrics here; 0 = off
+    metrics_host: str = "127.0.0.1"
 
 
 def _split(raw: str) -> tuple[str, ...]:
@@ -132,6 +134,15 @@ def _catalog_path(env: Mapping[str, str]) -> Path | None:
     return path
 
 
+def _port(env: Mapping[str, str], name: str) -> int:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return 0
+    if not raw.isdigit() or int(raw) > 65535:
+        raise SettingsError(f"{name} must be a port number (0 = off), got {raw!r}")
+    return int(raw)
+
+
 def _url(env: Mapping[str, str], name: str) -> str | None:
     raw = env.get(name, "").strip()
     if not raw:
@@ -180,4 +191,6 @@ def load_settings(
         checkout_success_url=_url(env, "ATLAS_CHECKOUT_SUCCESS_URL"),
         checkout_cancel_url=_url(env, "ATLAS_CHECKOUT_CANCEL_URL"),
         portal_return_url=_url(env, "ATLAS_PORTAL_RETURN_URL"),
+        metrics_port=_port(env, "ATLAS_METRICS_PORT"),
+        metrics_host=env.get("ATLAS_METRICS_HOST", "127.0.0.1").strip() or "127.0.0.1",
     )

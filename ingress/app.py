@@ -15,12 +15,15 @@ import logging
 import time
 from collections.abc import AsyncIterator
 
+import orjson
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from api.openapi import openapi_document
+from atlas import metrics
 from atlas.http_errors import error_response
 from atlas.settings import Settings
 from ingress.publisher import Publisher, PublishError
@@ -55,6 +58,14 @@ async def _read_body(request: Request) -> bytes:
     return b"".join(chunks)
 
 
+def _error_code(response: Response) -> str:
+    """The ``error`` code of one of our JSON error responses."""
+    try:
+        return str(orjson.loads(bytes(response.body))["error"])
+    except (orjson.JSONDecodeError, KeyError, TypeError):
+        return str(response.status_code)
+
+
 def create_app(settings: Settings, publisher: Publisher | None = None) -> Starlette:
     """Build the ingress; ``publisher`` defaults to one on ``settings``' broker."""
     secrets = tuple(secret.encode() for secret in settings.webhook_secrets)
@@ -70,6 +81,12 @@ def create_app(settings: Settings, publisher: Publisher | None = None) -> Starle
         await asyncio.to_thread(state["publisher"].close)
 
     async def webhook(request: Request) -> Response:
+        response = await handle_webhook(request)
+        outcome = "accepted" if response.status_code == 200 else _error_code(response)
+        metrics.WEBHOOKS.labels(outcome).inc()
+        return response
+
+    async def handle_webhook(request: Request) -> Response:
         try:
             body = await _read_body(request)
         except BodyTooLarge:
@@ -95,8 +112,10 @@ def create_app(settings: Settings, publisher: Publisher | None = None) -> Starle
             (EVENT_TYPE_HEADER, event.type.encode()),
             (EVENT_CREATED_HEADER, str(event.created).encode()),
         ]
+        started = time.perf_counter()
         try:
             await state["publisher"].publish(event.routing_key, body, headers)
+            metrics.PUBLISH_SECONDS.observe(time.perf_counter() - started)
         except PublishError as exc:
             log.warning("event %s not published: %s", event.id, exc)
             return error_response(
@@ -106,6 +125,9 @@ def create_app(settings: Settings, publisher: Publisher | None = None) -> Starle
                 **{"Retry-After": RETRY_AFTER_S},
             )
         return JSONResponse({"received": True, "event_id": event.id})
+
+    async def metrics_endpoint(_request: Request) -> Response:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
     async def openapi(_request: Request) -> Response:
         return JSONResponse(openapi_document())
@@ -126,6 +148,7 @@ def create_app(settings: Settings, publisher: Publisher | None = None) -> Starle
             Route("/healthz", healthz, methods=["GET"]),
             Route("/readyz", readyz, methods=["GET"]),
             Route("/openapi.json", openapi, methods=["GET"]),
+            Route("/metrics", metrics_endpoint, methods=["GET"]),
         ],
         lifespan=lifespan,
     )

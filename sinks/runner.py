@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import Counter
 from dataclasses import dataclass, field
 
@@ -19,6 +20,7 @@ from aiokafka.errors import CommitFailedError
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from atlas import metrics
 from atlas.settings import Settings
 from schemas.catalog_document import CatalogDocument
 from schemas.entitlements import Entitlements
@@ -97,16 +99,22 @@ class PostgresSink:
         backoff = 0.5
         while not stop.is_set():
             try:
+                started = time.perf_counter()
                 async with self.engine.begin() as connection:
-                    self.counts["rows"] += await upsert_subscriptions(
-                        connection, batch.entitlements
-                    )
-                    self.counts["invoices"] += await upsert_invoices(connection, batch.invoices)
-                    self.counts["catalogs"] += await insert_catalogs(connection, batch.catalogs)
-                    self.counts["overrides"] += await insert_overrides(connection, batch.overrides)
+                    written = {
+                        "subscriptions": await upsert_subscriptions(connection, batch.entitlements),
+                        "invoices": await upsert_invoices(connection, batch.invoices),
+                        "catalogs": await insert_catalogs(connection, batch.catalogs),
+                        "overrides": await insert_overrides(connection, batch.overrides),
+                    }
+                metrics.SINK_SECONDS.observe(time.perf_counter() - started)
+                for table, rows in written.items():
+                    self.counts[table] += rows
+                    metrics.SINK_ROWS.labels(table).inc(rows)
                 return True
             except (OperationalError, DBAPIError, OSError) as exc:
                 self.counts["db_errors"] += 1
+                metrics.SINK_DB_ERRORS.inc()
                 log.warning(
                     "Postgres write failed, retrying in %.1f s: %s", backoff, exc.__class__.__name__
                 )

@@ -19,6 +19,7 @@ import faust
 import orjson
 from faust.types import EventT
 
+from atlas import metrics
 from atlas.catalog import Catalog, CatalogError, parse_catalog
 from atlas.catalog_topic import parse_control
 from atlas.partition_reader import partition_of
@@ -89,8 +90,13 @@ def create_app(settings: Settings, catalog: Catalog, app_id: str) -> faust.App:
     # str keys and JSON values: Faust ignores a raw table schema, and recovery then fails.
     table = app.Table(TABLE_NAME, default=None, partitions=settings.topic_partitions)
     processor = CustomerProcessor(catalog, topics)
+    metrics.CATALOG_VERSION.set(catalog.version)
     fetcher = StripeFetcher.from_settings(settings)
     counts: Counter[str] = Counter()  # events by type, duplicates, invalid records, timer drops
+
+    def count(kind: str) -> None:
+        counts[kind] += 1
+        metrics.EVENTS.labels(kind).inc()
 
     def on_delivered(future: Any) -> None:
         if future.cancelled() or future.exception() is not None:
@@ -100,6 +106,8 @@ def create_app(settings: Settings, catalog: Catalog, app_id: str) -> faust.App:
     async def emit(key: bytes, outcome: Outcome) -> None:
         table[key.decode()] = outcome.record.to_dict()
         for topic, value in outcome.messages:
+            if topic == topics.entitlement_changes:
+                metrics.CHANGES.inc()
             delivery = await outputs[topic].send(key=key, value=value)
             asyncio.ensure_future(delivery).add_done_callback(on_delivered)
 
@@ -107,20 +115,20 @@ def create_app(settings: Settings, catalog: Catalog, app_id: str) -> faust.App:
         try:
             event = event_from_mapping(orjson.loads(value))
         except (orjson.JSONDecodeError, NotAStripeEvent, TypeError) as exc:
-            counts["invalid"] += 1
+            count("invalid")
             log.error(
                 "skipping a record on %s that is not a Stripe event: %s", topics.stripe_events, exc
             )
             return
         if event.customer_id is None:
-            counts[f"no_customer:{event.type}"] += 1
+            count("no_customer")
             return
         stored = table.get(key.decode())
         record = CustomerRecord.from_dict(stored) if stored else None
         outcome = processor.on_event(record, event, int(time.time()))
         fold = outcome.fold
         assert fold is not None
-        counts["duplicate" if fold.duplicate else event.type if fold.handled else "unhandled"] += 1
+        count("duplicate" if fold.duplicate else event.type if fold.handled else "unhandled")
         if fold.subscription_to_fetch and fetcher is not None:
             subscription = await fetcher.subscription(fold.subscription_to_fetch)
             if subscription is not None:
@@ -130,7 +138,7 @@ def create_app(settings: Settings, catalog: Catalog, app_id: str) -> faust.App:
         if fold.entitlements_to_fetch:
             keys = await fetcher.active_entitlement_keys(event.customer_id) if fetcher else None
             if keys is None:
-                counts["entitlement_summary_unfetched"] += 1
+                count("entitlement_summary_unfetched")
                 log.error(
                     "entitlement summary %s of %s has more pages and Stripe could not be asked "
                     "for them (STRIPE_SECRET_KEY unset or the API failed); it was not applied",
@@ -148,7 +156,7 @@ def create_app(settings: Settings, catalog: Catalog, app_id: str) -> faust.App:
         record = CustomerRecord.from_dict(stored)
         if record.due_at is None or record.due_at > time.time():
             return
-        counts["timer"] += 1
+        count("timer")
         await emit(key, processor.on_tick(record, int(time.time())))
 
     partitions_of_keys: dict[str, int] = {}  # murmur2 in Python costs ~4 µs a key: once each
@@ -174,6 +182,7 @@ def create_app(settings: Settings, catalog: Catalog, app_id: str) -> faust.App:
         if catalog.version > processor.catalog.version:
             log.info("switching to catalog version %s", catalog.version)
         processor.catalog = catalog
+        metrics.CATALOG_VERSION.set(catalog.version)
         return True
 
     async def on_catalog(partition: int, document: CatalogDocument) -> None:
@@ -187,14 +196,14 @@ def create_app(settings: Settings, catalog: Catalog, app_id: str) -> faust.App:
             key = name.encode()
             stored = table.get(name)
             if stored is not None:
-                counts["catalog_rederived"] += 1
+                count("catalog_rederived")
                 await emit(key, processor.on_catalog_change(CustomerRecord.from_dict(stored), now))
 
     async def on_timers_record(event: EventT[Any], key: bytes) -> None:
         try:
             document = parse_control(event.value)
         except (orjson.JSONDecodeError, ValueError, KeyError, TypeError) as exc:
-            counts["invalid"] += 1
+            count("invalid")
             log.error("skipping a record on %s that is not understood: %s", topics.timers, exc)
             return
         if document is None:
@@ -206,16 +215,16 @@ def create_app(settings: Settings, catalog: Catalog, app_id: str) -> faust.App:
         try:
             override = Override.from_json(value)
         except (orjson.JSONDecodeError, ValueError, TypeError) as exc:
-            counts["invalid"] += 1
+            count("invalid")
             log.error("skipping a record on %s that is not an override: %s", topics.overrides, exc)
             return
         if override.customer_id != key.decode():
-            counts["invalid"] += 1
+            count("invalid")
             log.error("skipping override %s keyed by another customer", override.override_id)
             return
         stored = table.get(override.customer_id)
         record = CustomerRecord.from_dict(stored) if stored else None
-        counts["override"] += 1
+        count("override")
         await emit(key, processor.on_override(record, override, int(time.time())))
 
     dead_letters = app.topic(topics.dead_letters, key_serializer="raw", value_serializer="raw")
@@ -227,6 +236,7 @@ def create_app(settings: Settings, catalog: Catalog, app_id: str) -> faust.App:
         source = f"{message.topic}[{message.partition}]@{message.offset}"
         reason = f"{exc.__class__.__name__}: {exc}"[:500]
         counts["dead_lettered"] += 1
+        metrics.DEAD_LETTERS.inc()
         log.error("record %s sent to %s: %s", source, topics.dead_letters, reason, exc_info=exc)
         original = message.headers or []
         pairs = original.items() if isinstance(original, Mapping) else original
@@ -244,7 +254,7 @@ def create_app(settings: Settings, catalog: Catalog, app_id: str) -> faust.App:
         async for event in stream.events():
             key = event.key
             if not isinstance(key, bytes):
-                counts["no_key"] += 1
+                count("no_key")
                 continue
             try:
                 if event.message.topic == topics.timers:

@@ -6,7 +6,8 @@ seeking them to their committed offsets, so a fetch in that window can leave mes
 processed nor acknowledged (see README, "Restarts"). A healthy worker commits every second
 while it has work, so an offset that sits still for ``stall_after_s`` with records beyond it
 is stuck; seeking back to it re-delivers everything uncommitted. Processing is idempotent, so
-re-reading is always safe.
+re-reading is always safe. Each check also reports every input partition's lag (the
+``atlas_consumer_lag`` metric).
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ import logging
 import time
 from collections.abc import Collection
 from typing import Any
+
+from atlas import metrics
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +37,9 @@ class StallWatchdog:
             # Faust's own record of what it committed (no public accessor).
             committed: int | None = consumer._committed_offset.get(tp)
             highwater = consumer.highwater(tp)  # from fetch responses: right even on tansu
+            if committed is not None and highwater is not None:
+                lag = max(highwater - committed, 0)
+                metrics.LAG.labels(tp.topic, str(tp.partition)).set(lag)
             previous, since = self._seen.get(tp, (committed, now))
             if committed != previous or tp not in self._seen:
                 self._seen[tp] = (committed, now)

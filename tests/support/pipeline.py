@@ -59,6 +59,7 @@ class Pipeline:
             **env,
         }
         self.processes: dict[str, subprocess.Popen[bytes]] = {}
+        self.metrics_ports = {"worker": free_port(), "sink": free_port()}
         self.http = httpx.Client(base_url=self.url, timeout=15)
         self.api = httpx.Client(
             base_url=self.api_url, timeout=15, headers={"authorization": f"Bearer {API_KEY}"}
@@ -66,9 +67,11 @@ class Pipeline:
 
     def start_service(self, name: str, *args: str) -> None:
         with open(self.workdir / f"{name}.log", "ab") as log:  # the child keeps its own copy
+            port = self.metrics_ports.get(name)
+            env = self.env if port is None else {**self.env, "ATLAS_METRICS_PORT": str(port)}
             self.processes[name] = subprocess.Popen(
                 [sys.executable, "-m", "atlas.cli", name, *args],
-                env=self.env,
+                env=env,
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )
