@@ -316,18 +316,28 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _configure_logging(level: str) -> None:
-    """Atlas's own loggers at ``level``; libraries (Faust, aiokafka, alembic…) at WARNING."""
+def _configure_logging(level: str, log_format: str) -> None:
+    """Atlas's own loggers at ``level``; libraries (Faust, aiokafka, alembic…) at WARNING;
+    ``json`` formats every line as a JSON object (atlas/log_format.py)."""
     logging.basicConfig(
         level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s %(message)s"
     )
+    if log_format == "json":
+        from atlas.log_format import JsonFormatter
+
+        for handler in logging.getLogger().handlers:
+            handler.setFormatter(JsonFormatter())
     for package in ("atlas", "ingress", "streams", "sinks", "api"):
         logging.getLogger(package).setLevel(level)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    _configure_logging(os.environ.get("ATLAS_LOG_LEVEL", "INFO").upper())
+    log_format = os.environ.get("ATLAS_LOG_FORMAT", "text").strip().lower()
+    if log_format not in ("text", "json"):
+        print(f"atlas: ATLAS_LOG_FORMAT must be text or json, got {log_format!r}", file=sys.stderr)
+        return 2
+    _configure_logging(os.environ.get("ATLAS_LOG_LEVEL", "INFO").upper(), log_format)
     run: Command = args.run
     try:
         return run(args)

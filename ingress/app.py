@@ -103,7 +103,12 @@ def create_app(settings: Settings, publisher: Publisher | None = None) -> Starle
             log.info("webhook rejected: not a Stripe event (%s)", exc)
             return error_response(400, "not_a_stripe_event", str(exc))
         if event.created > time.time() + MAX_CLOCK_SKEW_S:
-            log.info("webhook %s rejected: created %s is in the future", event.id, event.created)
+            log.info(
+                "webhook %s rejected: created %s is in the future",
+                event.id,
+                event.created,
+                extra={"event_id": event.id},
+            )
             return error_response(
                 400, "implausible_created", "the event's 'created' lies more than a day ahead"
             )
@@ -117,7 +122,7 @@ def create_app(settings: Settings, publisher: Publisher | None = None) -> Starle
             await state["publisher"].publish(event.routing_key, body, headers)
             metrics.PUBLISH_SECONDS.observe(time.perf_counter() - started)
         except PublishError as exc:
-            log.warning("event %s not published: %s", event.id, exc)
+            log.warning("event %s not published: %s", event.id, exc, extra={"event_id": event.id})
             return error_response(
                 503,
                 "broker_unavailable",

@@ -27,7 +27,13 @@ from atlas.settings import Settings
 from schemas.catalog_document import CatalogDocument
 from schemas.overrides import Override
 from schemas.stripe_event import NotAStripeEvent, event_from_mapping
-from schemas.topics import DLQ_AT_HEADER, DLQ_REASON_HEADER, DLQ_SOURCE_HEADER, Topics
+from schemas.topics import (
+    DLQ_AT_HEADER,
+    DLQ_REASON_HEADER,
+    DLQ_SOURCE_HEADER,
+    EVENT_ID_HEADER,
+    Topics,
+)
 from streams.customer_records import CustomerRecord
 from streams.processor import CustomerProcessor, Outcome
 from streams.stall_watchdog import StallWatchdog
@@ -144,6 +150,7 @@ def create_app(settings: Settings, catalog: Catalog, app_id: str) -> faust.App:
                     "for them (STRIPE_SECRET_KEY unset or the API failed); it was not applied",
                     event.id,
                     event.customer_id,
+                    extra={"event_id": event.id, "customer_id": event.customer_id},
                 )
             else:
                 outcome = processor.on_fetched_entitlements(outcome, keys, event, int(time.time()))
@@ -237,11 +244,23 @@ def create_app(settings: Settings, catalog: Catalog, app_id: str) -> faust.App:
         reason = f"{exc.__class__.__name__}: {exc}"[:500]
         counts["dead_lettered"] += 1
         metrics.DEAD_LETTERS.inc()
-        log.error("record %s sent to %s: %s", source, topics.dead_letters, reason, exc_info=exc)
         original = message.headers or []
-        pairs = original.items() if isinstance(original, Mapping) else original
+        pairs = list(original.items() if isinstance(original, Mapping) else original)
+        kept = [(str(name), value) for name, value in pairs if isinstance(value, bytes)]
+        event_id = dict(kept).get(EVENT_ID_HEADER)
+        log.error(
+            "record %s sent to %s: %s",
+            source,
+            topics.dead_letters,
+            reason,
+            exc_info=exc,
+            extra={
+                "event_id": event_id.decode() if event_id else None,
+                "customer_id": event.key.decode() if isinstance(event.key, bytes) else None,
+            },
+        )
         headers = [
-            *((str(name), value) for name, value in pairs if isinstance(value, bytes)),
+            *kept,
             (DLQ_SOURCE_HEADER, source.encode()),
             (DLQ_REASON_HEADER, reason.encode()),
             (DLQ_AT_HEADER, str(int(time.time())).encode()),

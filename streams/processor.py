@@ -122,6 +122,7 @@ class CustomerProcessor:
                 "they grant nothing",
                 candidate.customer_id,
                 unknown_keys,
+                extra={"customer_id": candidate.customer_id},
             )
         if candidate.unknown_price:
             log.error(
@@ -129,6 +130,7 @@ class CustomerProcessor:
                 "(set STRIPE_PRICE_ID_<TIER> or the catalog's price_ids)",
                 candidate.customer_id,
                 candidate.price_id,
+                extra={"customer_id": candidate.customer_id, "event_id": candidate.source_event_id},
             )
         change = change_between(record.emitted, candidate)
         record.emitted = candidate

@@ -1,11 +1,13 @@
 """A poison record — one whose processing crashes (here: a `created` so far ahead that the
 entitlement version overflows 64 bits) — goes to `stripe.events.dlq` with its origin and
 reason; the customer's partition keeps flowing; `atlas dlq list` shows it and `atlas dlq
-replay` sends it back. The ingress refuses such an event at the door."""
+replay` sends it back. The ingress refuses such an event at the door. The services run with
+JSON logs here, and the lines about the event carry its id."""
 
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 
 import orjson
 import pytest
@@ -22,6 +24,21 @@ pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
 FAR_AHEAD = 2**44  # year ~560,000: version = created << 20 needs more than 64 bits
 
 
+@pytest.fixture(scope="module")
+def pipeline(
+    kafka_bootstrap: str, database_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Pipeline]:
+    workdir = tmp_path_factory.mktemp("dead-letters")
+    running = Pipeline(kafka_bootstrap, database_url, workdir, ATLAS_LOG_FORMAT="json").start()
+    yield running
+    running.stop()
+
+
+def json_lines(pipeline: Pipeline, service: str) -> list[dict[str, object]]:
+    lines = (pipeline.workdir / f"{service}.log").read_text().splitlines()
+    return [orjson.loads(line) for line in lines if line.startswith("{")]
+
+
 def poison(customer: str) -> dict[str, object]:
     return build.subscription_event(
         "updated", customer, build.new_id("sub"), PRICES["pro"], created=FAR_AHEAD
@@ -29,8 +46,11 @@ def poison(customer: str) -> dict[str, object]:
 
 
 def test_the_ingress_refuses_an_event_from_the_far_future(pipeline: Pipeline) -> None:
-    response = pipeline.post(poison(build.new_id("cus")))
+    event = poison(build.new_id("cus"))
+    response = pipeline.post(event)
     assert response.status_code == 400 and response.json()["error"] == "implausible_created"
+    logged = [line for line in json_lines(pipeline, "ingress") if "in the future" in str(line)]
+    assert logged and logged[-1]["event_id"] == event["id"] and logged[-1]["level"] == "INFO"
 
 
 def test_a_poison_record_is_dead_lettered_and_its_partition_keeps_flowing(
@@ -62,6 +82,9 @@ def test_a_poison_record_is_dead_lettered_and_its_partition_keeps_flowing(
     assert letter.headers["atlas-dlq-source"].startswith(pipeline.topics.stripe_events.encode())
     assert b"Integer exceeds 64-bit range" in letter.headers["atlas-dlq-reason"]
     assert letter.headers[EVENT_ID_HEADER] == str(bad["id"]).encode()
+    logged = [line for line in json_lines(pipeline, "worker") if line.get("event_id") == bad["id"]]
+    assert logged[0]["level"] == "ERROR" and logged[0]["customer_id"] == customer
+    assert "Integer exceeds 64-bit range" in str(logged[0]["exception"])
 
     listed = pipeline.cli("dlq", "list")
     assert listed.returncode == 0, listed.stderr
