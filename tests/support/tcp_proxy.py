@@ -1,16 +1,20 @@
-"""A TCP proxy in a thread that can be cut and restored: a broker outage without losing the
-broker's (memory-only) state. The broker advertises the proxy's port, so every client goes
-through it."""
+"""A proxy in a thread that can be cut and restored: an outage of a broker or of Postgres
+without losing their state. It listens on a TCP port or a unix socket and forwards to a TCP
+port or a unix socket (Postgres's own, for a socket URL)."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import threading
+from collections.abc import Coroutine
+from typing import Any
+
+Address = int | str  # a TCP port on 127.0.0.1, or a unix socket path
 
 
 class TcpProxy:
-    def __init__(self, listen_port: int, target_port: int) -> None:
+    def __init__(self, listen_port: Address, target_port: Address) -> None:
         self.listen_port = listen_port
         self.target_port = target_port
         self._loop = asyncio.new_event_loop()
@@ -19,8 +23,8 @@ class TcpProxy:
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
         self._thread.start()
 
-    def _run(self, coroutine):  # type: ignore[no-untyped-def]
-        return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result(10)
+    def _run(self, coroutine: Coroutine[Any, Any, None]) -> None:
+        asyncio.run_coroutine_threadsafe(coroutine, self._loop).result(10)
 
     async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         with contextlib.suppress(OSError, asyncio.CancelledError):
@@ -31,7 +35,10 @@ class TcpProxy:
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
-            up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.target_port)
+            if isinstance(self.target_port, str):
+                up_reader, up_writer = await asyncio.open_unix_connection(self.target_port)
+            else:
+                up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.target_port)
         except OSError:
             writer.close()
             return
@@ -40,7 +47,10 @@ class TcpProxy:
         self._writers.difference_update((writer, up_writer))
 
     async def _start(self) -> None:
-        self._server = await asyncio.start_server(self._handle, "127.0.0.1", self.listen_port)
+        if isinstance(self.listen_port, str):
+            self._server = await asyncio.start_unix_server(self._handle, self.listen_port)
+        else:
+            self._server = await asyncio.start_server(self._handle, "127.0.0.1", self.listen_port)
 
     async def _cut(self) -> None:
         if self._server is not None:
