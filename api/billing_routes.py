@@ -10,18 +10,17 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-import orjson
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
 from api import queries
 from api.auth import Principal
+from api.json_body import BadBody, json_object
 from api.stripe_billing import BillingError, StripeBilling
 from atlas.catalog import FREE_TIER, Catalog
 from atlas.http_errors import error_response
 
-MAX_BODY_BYTES = 16 * 1024
 SUBSCRIBED_STATUSES = frozenset({"active", "trialing", "past_due"})
 
 
@@ -30,20 +29,10 @@ class BadRequest(Exception):
 
 
 async def _body(request: Request, allowed: set[str]) -> dict[str, Any]:
-    raw = await request.body()
-    if not raw.strip():
-        return {}
-    if len(raw) > MAX_BODY_BYTES:
-        raise BadRequest(f"body exceeds {MAX_BODY_BYTES} bytes")
     try:
-        body = orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        raise BadRequest("body is not JSON") from None
-    if not isinstance(body, dict):
-        raise BadRequest("body must be a JSON object")
-    unknown = sorted(set(body) - allowed)
-    if unknown:
-        raise BadRequest(f"unknown fields {unknown}; allowed: {sorted(allowed)}")
+        body = json_object(await request.body(), allowed, empty_ok=True)
+    except BadBody as exc:
+        raise BadRequest(str(exc)) from None
     if any(not isinstance(value, str) for value in body.values()):
         raise BadRequest("every field is a string")
     return body

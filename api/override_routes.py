@@ -8,19 +8,18 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
-import orjson
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from api import queries
 from api.auth import Principal
+from api.json_body import BadBody, json_object
 from atlas.catalog import Catalog
 from atlas.http_errors import error_response
 from atlas.override_requests import OverrideError, build_override, parse_until
 from ingress.publisher import Publisher, PublishError
 
-MAX_BODY_BYTES = 16 * 1024
 FIELDS = {"feature", "effect", "limit", "until", "reason"}
 
 
@@ -29,17 +28,10 @@ def _iso(moment: datetime | None) -> str | None:
 
 
 def _body(raw: bytes) -> dict[str, Any]:
-    if len(raw) > MAX_BODY_BYTES:
-        raise OverrideError(f"body exceeds {MAX_BODY_BYTES} bytes")
     try:
-        body = orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        raise OverrideError("body is not JSON") from None
-    if not isinstance(body, dict):
-        raise OverrideError("body must be a JSON object")
-    unknown = sorted(set(body) - FIELDS)
-    if unknown:
-        raise OverrideError(f"unknown fields {unknown}; allowed: {sorted(FIELDS)}")
+        body = json_object(raw, FIELDS)
+    except BadBody as exc:
+        raise OverrideError(str(exc)) from None
     for name in ("feature", "effect", "reason"):
         if not isinstance(body.get(name), str):
             raise OverrideError(f"{name} must be a string")

@@ -50,10 +50,20 @@ def database_url(postgres_admin_url: str) -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def pipeline(
-    kafka_bootstrap: str, database_url: str, tmp_path_factory: pytest.TempPathFactory
+    request: pytest.FixtureRequest,
+    kafka_bootstrap: str,
+    database_url: str,
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Pipeline]:
+    """The services, configured by the test module: ``PIPELINE_ENV`` (a dict, or a function
+    of the work directory giving one) adds settings; ``USES_STRIPE_API = True`` points the
+    services at the ``stripe_api`` server."""
     workdir: Path = tmp_path_factory.mktemp("pipeline")
-    running = Pipeline(kafka_bootstrap, database_url, workdir).start()
+    extra = getattr(request.module, "PIPELINE_ENV", {})
+    env = dict(extra(workdir) if callable(extra) else extra)
+    if getattr(request.module, "USES_STRIPE_API", False):
+        env.update(request.getfixturevalue("stripe_api").settings)
+    running = Pipeline(kafka_bootstrap, database_url, workdir, **env).start()
     yield running
     running.stop()
 

@@ -4,7 +4,6 @@ by a local Stripe-compatible server; the webhooks that follow a checkout link th
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 
 import httpx
 import jwt
@@ -22,24 +21,12 @@ CANCEL_URL = "https://app.example.com/pricing"
 RETURN_URL = "https://app.example.com/settings/subscription"
 
 
-@pytest.fixture(scope="module")
-def pipeline(
-    kafka_bootstrap: str,
-    database_url: str,
-    stripe_api: FakeStripeApi,
-    tmp_path_factory: pytest.TempPathFactory,
-) -> Iterator[Pipeline]:
-    running = Pipeline(
-        kafka_bootstrap,
-        database_url,
-        tmp_path_factory.mktemp("billing"),
-        ATLAS_CHECKOUT_SUCCESS_URL=SUCCESS_URL,
-        ATLAS_CHECKOUT_CANCEL_URL=CANCEL_URL,
-        ATLAS_PORTAL_RETURN_URL=RETURN_URL,
-        **stripe_api.settings,
-    ).start()
-    yield running
-    running.stop()
+USES_STRIPE_API = True
+PIPELINE_ENV = {
+    "ATLAS_CHECKOUT_SUCCESS_URL": SUCCESS_URL,
+    "ATLAS_CHECKOUT_CANCEL_URL": CANCEL_URL,
+    "ATLAS_PORTAL_RETURN_URL": RETURN_URL,
+}
 
 
 def as_user(user: str) -> dict[str, str]:

@@ -3,8 +3,6 @@ it from the Stripe API (a local Stripe-compatible server here) and provisions th
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
 from tests import stripe_builders as build
@@ -14,17 +12,7 @@ from tests.support.stripe_api import FakeStripeApi
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
 
 
-@pytest.fixture(scope="module")
-def pipeline(
-    kafka_bootstrap: str,
-    database_url: str,
-    stripe_api: FakeStripeApi,
-    tmp_path_factory: pytest.TempPathFactory,
-) -> Iterator[Pipeline]:
-    workdir = tmp_path_factory.mktemp("checkout")
-    running = Pipeline(kafka_bootstrap, database_url, workdir, **stripe_api.settings).start()
-    yield running
-    running.stop()
+USES_STRIPE_API = True
 
 
 def test_checkout_alone_provisions_from_the_api(

@@ -7,7 +7,6 @@ JSON logs here, and the lines about the event carry its id."""
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 
 import orjson
 import pytest
@@ -24,14 +23,7 @@ pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
 FAR_AHEAD = 2**44  # year ~560,000: version = created << 20 needs more than 64 bits
 
 
-@pytest.fixture(scope="module")
-def pipeline(
-    kafka_bootstrap: str, database_url: str, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Pipeline]:
-    workdir = tmp_path_factory.mktemp("dead-letters")
-    running = Pipeline(kafka_bootstrap, database_url, workdir, ATLAS_LOG_FORMAT="json").start()
-    yield running
-    running.stop()
+PIPELINE_ENV = {"ATLAS_LOG_FORMAT": "json"}
 
 
 def json_lines(pipeline: Pipeline, service: str) -> list[dict[str, object]]:

@@ -4,9 +4,9 @@ features come from Stripe's entitlement summaries (every page of them)."""
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -34,26 +34,15 @@ api-access = 500
 """
 
 
-@pytest.fixture(scope="module")
-def pipeline(
-    kafka_bootstrap: str,
-    database_url: str,
-    stripe_api: FakeStripeApi,
-    tmp_path_factory: pytest.TempPathFactory,
-) -> Iterator[Pipeline]:
-    workdir = tmp_path_factory.mktemp("grace")
+USES_STRIPE_API = True
+
+
+def PIPELINE_ENV(workdir: Path) -> dict[str, str]:  # the name tests/conftest.py reads
+    """The default catalog plus a plan whose features come from Stripe."""
     catalog = workdir / "catalog.toml"
     default = resources.files("atlas").joinpath("default_catalog.toml").read_text()
     catalog.write_text(default + MANAGED_PLAN)
-    running = Pipeline(
-        kafka_bootstrap,
-        database_url,
-        workdir,
-        ATLAS_CATALOG=str(catalog),
-        **stripe_api.settings,
-    ).start()
-    yield running
-    running.stop()
+    return {"ATLAS_CATALOG": str(catalog)}
 
 
 def subscribe(pipeline: Pipeline, price: str, created: int) -> tuple[str, str]:

@@ -5,7 +5,6 @@ sync. Backfill brings in customers Atlas never heard of; a stopped worker is dia
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 
 import pytest
 
@@ -16,17 +15,7 @@ from tests.support.stripe_api import FakeStripeApi
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
 
 
-@pytest.fixture(scope="module")
-def pipeline(
-    kafka_bootstrap: str,
-    database_url: str,
-    stripe_api: FakeStripeApi,
-    tmp_path_factory: pytest.TempPathFactory,
-) -> Iterator[Pipeline]:
-    workdir = tmp_path_factory.mktemp("reconcile")
-    running = Pipeline(kafka_bootstrap, database_url, workdir, **stripe_api.settings).start()
-    yield running
-    running.stop()
+USES_STRIPE_API = True
 
 
 def known_customer(pipeline: Pipeline, stripe_api: FakeStripeApi) -> tuple[str, str, str]:
