@@ -71,10 +71,6 @@ def _count_input(state: CustomerState, input_id: str, second: int) -> None:
     state.latest_input_second = max(state.latest_input_second, second)
 
 
-def _unchanged() -> FoldResult:
-    return FoldResult(handled=True, duplicate=False, changed=False)
-
-
 def _record_snapshot(state: CustomerState, sub: so.Obj, event: StripeEvent, status: str) -> bool:
     sub_id = so.subscription_id(sub)
     version = snapshot_version(event.created, status, event.id)
