@@ -28,7 +28,13 @@ from api.auth import Authenticator, Principal, Unauthenticated
 from api.billing_routes import get_invoices, post_checkout, post_portal
 from api.openapi import openapi_document
 from api.override_routes import get_overrides, post_override
-from api.representation import catalog_body, entitlements_body, etag_matches, etag_of
+from api.representation import (
+    catalog_body,
+    entitlements_body,
+    etag_matches,
+    etag_of,
+    unknown_user,
+)
 from api.stripe_billing import StripeBilling
 from atlas.catalog import Catalog, CatalogError, parse_catalog
 from atlas.http_errors import error_response
@@ -96,7 +102,7 @@ def create_app(
             return error_response(403, "forbidden", "you may read only your own entitlements")
         row = await queries.row_for_user(engine, user_id)
         if row is None:
-            return error_response(404, "unknown_user", f"Atlas knows no customer for {user_id!r}")
+            return unknown_user(user_id)
         return _entitlements_response(request, row)
 
     async def customer_entitlements(request: Request, principal: Principal) -> Response:

@@ -7,7 +7,6 @@ The checkout and portal answer ``{"url": ...}``, or ``303`` to it when asked wit
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -17,6 +16,7 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 from api import queries
 from api.auth import Principal
 from api.json_body import BadBody, json_object
+from api.representation import iso_time, unknown_user
 from api.stripe_billing import BillingError, StripeBilling
 from atlas.catalog import FREE_TIER, Catalog
 from atlas.http_errors import error_response
@@ -141,17 +141,13 @@ async def post_portal(
     return _answer(request, url)
 
 
-def _iso(moment: datetime | None) -> str | None:
-    return moment.isoformat().replace("+00:00", "Z") if moment else None
-
-
 async def get_invoices(request: Request, principal: Principal, engine: AsyncEngine) -> Response:
     user_id = request.path_params["user_id"]
     if not principal.may_read_user(user_id):
         return error_response(403, "forbidden", "you may read only your own invoices")
     row = await queries.row_for_user(engine, user_id)
     if row is None:
-        return error_response(404, "unknown_user", f"Atlas knows no customer for {user_id!r}")
+        return unknown_user(user_id)
     invoices = await queries.invoices_of(engine, row["stripe_customer_id"])
     return JSONResponse(
         {
@@ -165,7 +161,7 @@ async def get_invoices(request: Request, principal: Principal, engine: AsyncEngi
                     "amount_paid": invoice["amount_paid"],
                     "currency": invoice["currency"],
                     "hosted_invoice_url": invoice["hosted_invoice_url"],
-                    "created": _iso(invoice["invoice_created"]),
+                    "created": iso_time(invoice["invoice_created"]),
                 }
                 for invoice in invoices
             ],

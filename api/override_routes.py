@@ -15,16 +15,13 @@ from starlette.responses import JSONResponse, Response
 from api import queries
 from api.auth import Principal
 from api.json_body import BadBody, json_object
+from api.representation import iso_time, unknown_user
 from atlas.catalog import Catalog
 from atlas.http_errors import error_response
 from atlas.override_requests import OverrideError, build_override, parse_until
 from ingress.publisher import Publisher, PublishError
 
 FIELDS = {"feature", "effect", "limit", "until", "reason"}
-
-
-def _iso(moment: datetime | None) -> str | None:
-    return moment.isoformat().replace("+00:00", "Z") if moment else None
 
 
 def _body(raw: bytes) -> dict[str, Any]:
@@ -55,7 +52,7 @@ async def post_override(
         return error_response(403, "forbidden", "only service credentials may change overrides")
     row = await queries.row_for_user(engine, user_id)
     if row is None:
-        return error_response(404, "unknown_user", f"Atlas knows no customer for {user_id!r}")
+        return unknown_user(user_id)
     try:
         body = _body(await request.body())
         override = build_override(
@@ -87,7 +84,7 @@ async def get_overrides(request: Request, principal: Principal, engine: AsyncEng
         return error_response(403, "forbidden", "you may read only your own overrides")
     row = await queries.row_for_user(engine, user_id)
     if row is None:
-        return error_response(404, "unknown_user", f"Atlas knows no customer for {user_id!r}")
+        return unknown_user(user_id)
     now = datetime.now(UTC)
     latest = await queries.latest_overrides(engine, row["stripe_customer_id"])
     return JSONResponse(
@@ -98,10 +95,10 @@ async def get_overrides(request: Request, principal: Principal, engine: AsyncEng
                     "feature": entry["feature"],
                     "effect": entry["effect"],
                     "limit": entry["limit"],
-                    "until": _iso(entry["until"]),
+                    "until": iso_time(entry["until"]),
                     "active": entry["effect"] != "clear"
                     and (entry["until"] is None or entry["until"] > now),
-                    "applied_at": _iso(entry["applied_at"]),
+                    "applied_at": iso_time(entry["applied_at"]),
                     "applied_by": entry["applied_by"],
                     "reason": entry["reason"],
                     "override_id": entry["override_id"],

@@ -5,11 +5,19 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from starlette.responses import JSONResponse
+
 from atlas.catalog import Catalog
+from atlas.http_errors import error_response
 
 
-def _iso(moment: datetime | None) -> str | None:
+def iso_time(moment: datetime | None) -> str | None:
+    """A timestamp as the API writes it: ISO 8601 in UTC with a ``Z``."""
     return moment.isoformat().replace("+00:00", "Z") if moment else None
+
+
+def unknown_user(user_id: str) -> JSONResponse:
+    return error_response(404, "unknown_user", f"Atlas knows no customer for {user_id!r}")
 
 
 def entitlements_body(row: dict[str, Any]) -> dict[str, Any]:
@@ -21,9 +29,9 @@ def entitlements_body(row: dict[str, Any]) -> dict[str, Any]:
         "features": sorted(row["features"]),
         "limits": dict(row["limits"]),
         "feature_bits": row["feature_bits"],
-        "current_period_end": _iso(row["current_period_end"]),
+        "current_period_end": iso_time(row["current_period_end"]),
         "cancel_at_period_end": row["cancel_at_period_end"],
-        "grace_until": _iso(row["grace_until"]),
+        "grace_until": iso_time(row["grace_until"]),
         "banner": row["banner"],
         "version": row["version"],
     }
