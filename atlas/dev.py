@@ -88,7 +88,12 @@ def _stop(children: dict[str, subprocess.Popen[bytes]]) -> None:
             child.kill()
 
 
+def _interrupt(_signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt  # SIGTERM stops everything the way Ctrl-C does
+
+
 def run_dev(host: str, port: int, api_port: int) -> int:
+    signal.signal(signal.SIGTERM, _interrupt)
     env = dict(os.environ)
     state_dir = Path(env.get("ATLAS_DEV_DIR", ".atlas"))
     state_dir.mkdir(parents=True, exist_ok=True)
