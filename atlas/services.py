@@ -6,6 +6,7 @@ import asyncio
 import logging
 import os
 import signal
+from typing import Any
 
 from atlas.catalog import Catalog, load_catalog, parse_catalog
 from atlas.catalog_topic import read_published
@@ -36,6 +37,15 @@ def catalog_of(settings: Settings, document: CatalogDocument | None) -> Catalog:
     return parse_catalog(document.source, settings.price_ids, source, document.version)
 
 
+# uvloop and httptools when installed (Atlas depends on uvicorn[standard]); the benchmark's
+# reference endpoint (benchmarks/trivial_webhook.py) runs with the same options.
+INGRESS_UVICORN_OPTIONS: dict[str, Any] = {
+    "log_level": "warning",
+    "timeout_keep_alive": 30,
+    "limit_concurrency": 4096,
+}
+
+
 def run_ingress(host: str, port: int) -> int:
     import uvicorn
 
@@ -43,14 +53,7 @@ def run_ingress(host: str, port: int) -> int:
 
     settings = load_settings(need_webhook_secret=True)
     _ensure_topics(settings)
-    uvicorn.run(
-        create_app(settings),
-        host=host,
-        port=port,
-        log_level="warning",
-        timeout_keep_alive=30,
-        limit_concurrency=4096,
-    )
+    uvicorn.run(create_app(settings), host=host, port=port, **INGRESS_UVICORN_OPTIONS)
     return 0
 
 

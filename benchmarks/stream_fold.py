@@ -28,6 +28,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from atlas.embedded import EmbeddedKafka, embedded_postgres
 from atlas.kafka_produce import CommandProducer
 from atlas.kafka_topics import ensure_topics
+from benchmarks.process_cpu import cpu_seconds
 from schemas.topics import EVENT_ID_HEADER, EVENT_TYPE_HEADER
 from tests import stripe_builders as build
 from tests.support.database import create_database
@@ -93,6 +94,7 @@ def run(events: int, customers: int, batch_bytes: int) -> None:
         producer.flush()
         pipeline.start_service("worker")
         url = f"http://127.0.0.1:{pipeline.metrics_ports['worker']}"
+        worker_pid = pipeline.processes["worker"].pid
         first = None
         try:
             while True:
@@ -102,8 +104,9 @@ def run(events: int, customers: int, batch_bytes: int) -> None:
                     done = 0
                 now = time.perf_counter()
                 if done and first is None:
-                    first = (now, done)
+                    first = (now, done, cpu_seconds(worker_pid))
                 if done >= sent:
+                    worker_cpu = cpu_seconds(worker_pid) - first[2]
                     break
                 time.sleep(0.2)
         finally:
@@ -118,6 +121,12 @@ def run(events: int, customers: int, batch_bytes: int) -> None:
     print(
         f"{sent} events of {customers} customers folded by one worker, 4 partitions: "
         f"{rate:,.0f} events/s ({seconds:.1f} s after the first was counted)"
+    )
+    folded = sent - first[1]
+    print(
+        f"worker CPU: {worker_cpu:.1f} s, {folded / worker_cpu:,.0f} events per worker CPU-second "
+        f"({worker_cpu / folded * 1e6:.0f} µs each; the rate one worker reaches with a core "
+        "of its own and a broker keeping up)"
     )
 
 

@@ -1,42 +1,73 @@
 """Benchmark: signed webhooks through the real pipeline on embedded services.
 
-Prints (1) acknowledged webhooks per second for one ingress process under a concurrent load of
-distinct signed events (driven by wrk: ``apt-get install wrk``; a Python client tops out near
-400 requests/s here and would measure itself), with p50/p99 acknowledgement latency, (2)
-webhooks per second from first POST to the last committed ``subscriptions`` row, and (3)
-single-event latency from POST to committed row at a low rate.
+Prints, in one run on one machine:
 
-    .venv/bin/python -m benchmarks.webhook_to_row [--events 20000] [--seconds 10] [--connections 32]
+1. acknowledged webhooks per second for one ingress process under a concurrent load of
+   distinct signed events (driven by wrk: ``apt-get install wrk``; a Python client would
+   measure itself), with p50/p99 acknowledgement latency; and the same load against a trivial
+   Starlette endpoint served with the same uvicorn options (``benchmarks/trivial_webhook.py``):
+   the ratio is the ingress's figure;
+2. p50/p99 acknowledgement latency at a fixed rate (``--rate``, 1,000/s by default);
+3. webhooks per second from first POST to the last committed ``subscriptions`` row;
+4. single-event latency from POST to committed row at a low rate;
+5. with ``--peer``, stripe-sync-engine (``../shared/bench/peer-sse/run.sh``: npm, Postgres on
+   127.0.0.1:5432) under the same kind of load, and Atlas's figures as multiples of it.
+
+The bodies are the real ``customer.subscription.updated`` payload from
+``../shared/fixtures`` with fresh ids (as the peer's load), else the project's builders.
+
+    .venv/bin/python -m benchmarks.webhook_to_row [--events 20000] [--seconds 10] [--peer]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import copy
 import json
+import os
 import platform
+import re
 import shutil
 import statistics
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 import orjson
 
-from atlas.embedded import EmbeddedKafka, embedded_postgres
+from atlas.embedded import EmbeddedKafka, embedded_postgres, free_port
 from ingress.signature import sign
 from tests import stripe_builders as build
 from tests.support.database import create_database, fetch_all
 from tests.support.pipeline import PRICES, WEBHOOK_SECRET, Pipeline
 
+SHARED = Path(__file__).resolve().parents[2] / "shared"
+FIXTURE = (
+    SHARED / "fixtures/stripe-events/stripe-ruby-mock/customer.subscription.updated__ruby-mock.json"
+)
+PEER_RUN = SHARED / "bench/peer-sse/run.sh"
+
 
 def _bodies(count: int, tag: str) -> list[tuple[str, bytes]]:
+    """``count`` distinct events, each for its own customer."""
+    if FIXTURE.exists():
+        base = json.loads(FIXTURE.read_text())
+        base["created"] = int(time.time())
     bodies = []
     for i in range(count):
-        customer = f"cus_bench_{tag}_{i:07d}"
-        event = build.subscription_event("created", customer, f"sub_{tag}_{i:07d}", PRICES["pro"])
+        customer, sub = f"cus_bench_{tag}_{i:07d}", f"sub_{tag}_{i:07d}"
+        if FIXTURE.exists():
+            event = copy.deepcopy(base)
+            event["id"] = f"evt_{tag}_{i:07d}"
+            subscription = event["data"]["object"]
+            subscription["id"], subscription["customer"] = sub, customer
+        else:
+            event = build.subscription_event("created", customer, sub, PRICES["pro"])
         bodies.append((customer, orjson.dumps(event)))
     return bodies
 
@@ -66,8 +97,9 @@ async def _post_all(url: str, bodies: list[tuple[str, bytes]], concurrency: int)
     return latencies
 
 
-def _wrk_script(bodies: list[tuple[str, bytes]], path: Path) -> None:
-    """A wrk script sending each signed body once, in order (then cycling)."""
+def _wrk_script(bodies: list[tuple[str, bytes]], path: Path, delay_ms: float = 0) -> None:
+    """A wrk script sending each signed body once, in order (then cycling); each connection
+    waits ``delay_ms`` between requests."""
     lines = ["local reqs = {}"]
     for i, (_, body) in enumerate(bodies, start=1):
         headers = (
@@ -75,6 +107,8 @@ def _wrk_script(bodies: list[tuple[str, bytes]], path: Path) -> None:
             f'["Stripe-Signature"]="{sign(body, WEBHOOK_SECRET)}"}}'
         )
         lines.append(f'reqs[{i}] = wrk.format("POST", nil, {headers}, [==[{body.decode()}]==])')
+    if delay_ms:
+        lines.append(f"delay = function() return {delay_ms} end")
     lines.append(
         """
 local i = 0
@@ -98,7 +132,56 @@ def _wrk(url: str, script: Path, seconds: int, connections: int) -> dict[str, fl
         text=True,
         check=True,
     )
-    return json.loads(result.stdout.strip().splitlines()[-1])
+    figures: dict[str, float] = json.loads(result.stdout.strip().splitlines()[-1])
+    figures["per_s"] = figures["requests"] / figures["seconds"]
+    return figures
+
+
+def _describe(load: dict[str, float]) -> str:
+    return (
+        f"{load['per_s']:,.0f}/s, p50 {load['p50_ms']:.1f} ms, p99 {load['p99_ms']:.1f} ms, "
+        f"non-2xx {load['non2xx']:.0f}, socket errors {load['errors']:.0f}"
+    )
+
+
+def _reference(script: Path, seconds: int, connections: int) -> dict[str, float]:
+    """The same load against a trivial Starlette endpoint with the ingress's uvicorn options."""
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "benchmarks.trivial_webhook", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        _wait_listening(f"http://127.0.0.1:{port}")
+        return _wrk(f"http://127.0.0.1:{port}/stripe/webhook", script, seconds, connections)
+    finally:
+        server.terminate()
+        server.wait()
+
+
+def _wait_listening(url: str) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            httpx.get(url + "/", timeout=1)
+            return
+        except httpx.TransportError:
+            time.sleep(0.1)
+    raise SystemExit(f"nothing listens on {url}")
+
+
+def _peer(events: int, seconds: int, connections: int) -> dict[str, float]:
+    """stripe-sync-engine under wrk with distinct signed webhooks (its own script)."""
+    env = {**os.environ, "N": str(events), "D": str(seconds), "C": str(connections)}
+    result = subprocess.run(
+        ["bash", str(PEER_RUN)], capture_output=True, text=True, check=True, env=env
+    )
+    line = next(x for x in result.stdout.splitlines() if x.startswith("{"))
+    figures: dict[str, float] = json.loads(line)
+    rows = re.search(r"^rows (\d+)", result.stdout, re.MULTILINE)
+    figures["rows"] = float(rows.group(1)) if rows else 0.0
+    return figures
 
 
 def _count_rows(url: str, tag: str) -> int:
@@ -114,64 +197,92 @@ def _percentile(values: list[float], q: float) -> float:
     return statistics.quantiles(values, n=100)[int(q) - 1] if len(values) > 1 else values[0]
 
 
-def run(events: int, seconds: int, connections: int) -> None:
+def _wait_rows(pipeline: Pipeline, tag: str, count: int, context: Any) -> None:
+    deadline = time.monotonic() + 300
+    while (rows := _count_rows(pipeline.database_url, tag)) < count:
+        if time.monotonic() > deadline:
+            raise SystemExit(f"only {rows} of {count} rows after 300 s: {context}")
+        time.sleep(0.05)
+
+
+def run(args: argparse.Namespace) -> None:
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is not installed (apt-get install wrk)")
     print(
-        f"machine: {platform.machine()}, {platform.processor() or 'cpu'}; "
-        f"python {platform.python_version()}"
+        f"machine: {platform.machine()}, {os.cpu_count()} CPUs, python "
+        f"{platform.python_version()}; broker, Postgres, services and wrk all on it"
     )
-    with (
-        tempfile.TemporaryDirectory() as work,
-        EmbeddedKafka() as kafka,
-        embedded_postgres() as admin,
-    ):
-        pipeline = Pipeline(kafka.bootstrap, create_database(admin), Path(work)).start()
-        try:
-            warm = _bodies(50, "warm")
-            asyncio.run(_post_all(pipeline.url, warm, 8))
-            while _count_rows(pipeline.database_url, "warm") < len(warm):
-                time.sleep(0.2)
+    print(f"bodies: {'the shared fixture' if FIXTURE.exists() else 'the builders'}", end="")
+    with tempfile.TemporaryDirectory() as work:
+        bodies = _bodies(args.events, "load")
+        print(f", {statistics.mean(len(b) for _, b in bodies):,.0f} bytes each")
+        script = Path(work) / "load.lua"
+        _wrk_script(bodies, script)
+        reference = _reference(script, args.seconds, args.connections)
+        print(f"trivial Starlette endpoint, same load: {_describe(reference)}")
+        peer = _peer(args.events, args.seconds, args.connections) if args.peer else None
+        if peer is not None:
+            print(
+                f"stripe-sync-engine, {args.events:,} distinct webhooks: {peer['per_s']:,.0f}/s "
+                f"into Postgres, p50 {peer['p50_ms']:.1f} ms, p99 {peer['p99_ms']:.1f} ms, "
+                f"{peer['rows']:,.0f} rows"
+            )
+        with EmbeddedKafka() as kafka, embedded_postgres() as admin:
+            pipeline = Pipeline(kafka.bootstrap, create_database(admin), Path(work)).start()
+            try:
+                _measure_atlas(pipeline, args, work, script, reference, peer)
+            finally:
+                pipeline.stop()
 
-            bodies = _bodies(events, "load")
-            script = Path(work) / "load.lua"
-            _wrk_script(bodies, script)
-            started = time.perf_counter()
-            load = _wrk(f"{pipeline.url}/stripe/webhook", script, seconds, connections)
-            distinct = min(int(load["requests"]), events)
-            deadline = time.monotonic() + 300
-            while (rows := _count_rows(pipeline.database_url, "load")) < distinct:
-                if time.monotonic() > deadline:
-                    raise SystemExit(
-                        f"only {rows} of {distinct} rows after 300 s: {load}\n{pipeline.logs()}"
-                    )
-                time.sleep(0.05)
-            committed = time.perf_counter() - started
-            print(
-                f"ingress: {load['requests']:,.0f} signed webhooks ({distinct:,} distinct) in "
-                f"{load['seconds']:.1f} s over {connections} connections: "
-                f"{load['requests'] / load['seconds']:,.0f} acknowledged/s, "
-                f"p50 {load['p50_ms']:.1f} ms, p99 {load['p99_ms']:.1f} ms, "
-                f"non-2xx {load['non2xx']:.0f}, socket errors {load['errors']:.0f}"
-            )
-            print(
-                f"end to end: {distinct / committed:,.0f} distinct webhooks/s from first POST to "
-                f"last committed row ({committed:.1f} s)"
-            )
 
-            single: list[float] = []
-            for customer, body in _bodies(30, "single"):
-                started = time.perf_counter()
-                asyncio.run(_post_all(pipeline.url, [(customer, body)], 1))
-                while pipeline.row(customer) is None:
-                    time.sleep(0.002)
-                single.append(time.perf_counter() - started)
-            print(
-                "POST to committed row, one at a time: "
-                f"p50 {_percentile(single, 50) * 1000:.0f} ms, max {max(single) * 1000:.0f} ms"
-            )
-        finally:
-            pipeline.stop()
+def _measure_atlas(
+    pipeline: Pipeline,
+    args: argparse.Namespace,
+    work: str,
+    script: Path,
+    reference: dict[str, float],
+    peer: dict[str, float] | None,
+) -> None:
+    warm = _bodies(50, "warm")
+    asyncio.run(_post_all(pipeline.url, warm, 8))
+    _wait_rows(pipeline, "warm", len(warm), "warm-up")
+
+    started = time.perf_counter()
+    load = _wrk(f"{pipeline.url}/stripe/webhook", script, args.seconds, args.connections)
+    distinct = min(int(load["requests"]), args.events)
+    _wait_rows(pipeline, "load", distinct, load)
+    committed = distinct / (time.perf_counter() - started)
+    print(
+        f"Atlas ingress, {args.connections} connections: {_describe(load)} = "
+        f"{load['per_s'] / reference['per_s']:.0%} of the trivial endpoint"
+    )
+    print(
+        f"Atlas end to end: {committed:,.0f} distinct webhooks/s from first POST to last "
+        f"committed row ({distinct:,} rows)"
+    )
+    if peer is not None:
+        print(
+            f"against stripe-sync-engine: acknowledged {load['per_s'] / peer['per_s']:.1f}x, "
+            f"committed rows {committed / peer['per_s']:.1f}x its rate"
+        )
+
+    paced = Path(work) / "paced.lua"
+    connections = max(1, round(args.rate / 100))  # each connection: a request per ~10 ms
+    _wrk_script(_bodies(args.rate * args.seconds + 100, "paced"), paced, delay_ms=10)
+    steady = _wrk(f"{pipeline.url}/stripe/webhook", paced, args.seconds, connections)
+    print(f"Atlas ingress at a fixed pace ({connections} connections): {_describe(steady)}")
+
+    single: list[float] = []
+    for customer, body in _bodies(30, "single"):
+        started = time.perf_counter()
+        asyncio.run(_post_all(pipeline.url, [(customer, body)], 1))
+        while pipeline.row(customer) is None:
+            time.sleep(0.002)
+        single.append(time.perf_counter() - started)
+    print(
+        "POST to committed row, one at a time: "
+        f"p50 {_percentile(single, 50) * 1000:.0f} ms, max {max(single) * 1000:.0f} ms"
+    )
 
 
 def main() -> None:
@@ -179,8 +290,9 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=20000, help="distinct events in the load")
     parser.add_argument("--seconds", type=int, default=10, help="wrk duration")
     parser.add_argument("--connections", type=int, default=32)
-    args = parser.parse_args()
-    run(args.events, args.seconds, args.connections)
+    parser.add_argument("--rate", type=int, default=1000, help="the fixed pace, webhooks/s")
+    parser.add_argument("--peer", action="store_true", help="also run stripe-sync-engine")
+    run(parser.parse_args())
 
 
 if __name__ == "__main__":

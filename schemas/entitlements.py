@@ -4,12 +4,13 @@ source of each ``subscriptions`` row) and the change events on ``atlas.entitleme
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
 
 SCHEMA_VERSION = 1
+_SCHEMA_PREFIX = b'{"schema":%d,' % SCHEMA_VERSION  # every document opens with its schema
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,15 +42,15 @@ class Entitlements:
 
     def view(self) -> dict[str, Any]:
         """Everything but the version stamps: two entitlements with equal views grant the same."""
-        data = asdict(self)
-        del data["version"], data["source_event_id"]
-        return data
+        return {name: getattr(self, name) for name in _VIEW_FIELDS}
 
     def to_dict(self) -> dict[str, Any]:
-        return {"schema": SCHEMA_VERSION, **asdict(self)}
+        data: dict[str, Any] = orjson.loads(self.to_json())
+        return data
 
     def to_json(self) -> bytes:
-        return orjson.dumps(self.to_dict())
+        # orjson writes a dataclass natively, far faster than going through dataclasses.asdict
+        return _SCHEMA_PREFIX + orjson.dumps(self)[1:]
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Entitlements:
@@ -60,6 +61,11 @@ class Entitlements:
     @classmethod
     def from_json(cls, raw: bytes | str) -> Entitlements:
         return cls.from_dict(orjson.loads(raw))
+
+
+_VIEW_FIELDS = tuple(
+    name for name in Entitlements.__slots__ if name not in ("version", "source_event_id")
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,8 +84,12 @@ class EntitlementChange:
     entitlements: Entitlements
 
     def to_json(self) -> bytes:
-        fields = {**asdict(self), "entitlements": self.entitlements.to_dict()}
-        return orjson.dumps({"schema": SCHEMA_VERSION, **fields})
+        fields = {name: getattr(self, name) for name in _CHANGE_FIELDS}
+        fields["entitlements"] = orjson.Fragment(self.entitlements.to_json())
+        return _SCHEMA_PREFIX + orjson.dumps(fields)[1:]
+
+
+_CHANGE_FIELDS = EntitlementChange.__slots__
 
 
 def change_between(previous: Entitlements | None, current: Entitlements) -> EntitlementChange:

@@ -8,7 +8,6 @@ last-writer-wins, so a replayed event changes nothing and emits nothing.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from collections import Counter
@@ -35,6 +34,8 @@ from schemas.topics import (
     Topics,
 )
 from streams.customer_records import CustomerRecord
+from streams.customer_table import CustomerTable
+from streams.output_producer import OutputProducer, flush_before_commits
 from streams.processor import CustomerProcessor, Outcome
 from streams.stall_watchdog import StallWatchdog
 from streams.stripe_fetcher import StripeFetcher
@@ -83,18 +84,25 @@ def create_app(settings: Settings, catalog: Catalog, app_id: str) -> faust.App:
         value_serializer="raw",
         partitions=settings.topic_partitions,
     )
-    outputs = {
-        name: app.topic(name, key_serializer="raw", value_serializer="raw")
-        for name in (
-            topics.subscriptions,
-            topics.entitlements,
-            topics.entitlement_changes,
-            topics.invoices,
-        )
-    }
+    outputs = OutputProducer(settings.kafka_bootstrap_servers)
+    changelog = OutputProducer(
+        settings.kafka_bootstrap_servers,
+        batch_bytes=settings.worker_producer_batch_bytes,
+        report_offsets=True,  # a RocksDB store records the changelog offsets it holds
+    )
+    flush_before_commits(app.producer, changelog, outputs)
     timer_topic = app.topic(topics.timers, key_serializer="raw", value_serializer="raw")
     # str keys and JSON values: Faust ignores a raw table schema, and recovery then fails.
-    table = app.Table(TABLE_NAME, default=None, partitions=settings.topic_partitions)
+    table = app.tables.add(
+        CustomerTable(
+            app,
+            name=TABLE_NAME,
+            default=None,
+            partitions=settings.topic_partitions,
+            beacon=app.tables.beacon,
+        )
+    )
+    table.attach(changelog)
     processor = CustomerProcessor(catalog, topics)
     metrics.CATALOG_VERSION.set(catalog.version)
     fetcher = StripeFetcher.from_settings(settings)
@@ -104,18 +112,12 @@ def create_app(settings: Settings, catalog: Catalog, app_id: str) -> faust.App:
         counts[kind] += 1
         metrics.EVENTS.labels(kind).inc()
 
-    def on_delivered(future: Any) -> None:
-        if future.cancelled() or future.exception() is not None:
-            counts["send_failed"] += 1
-            log.error("an output message was not delivered: %r", future.exception())
-
-    async def emit(key: bytes, outcome: Outcome) -> None:
+    def emit(key: bytes, outcome: Outcome) -> None:
         table[key.decode()] = outcome.record.to_dict()
         for topic, value in outcome.messages:
             if topic == topics.entitlement_changes:
                 metrics.CHANGES.inc()
-            delivery = await outputs[topic].send(key=key, value=value)
-            asyncio.ensure_future(delivery).add_done_callback(on_delivered)
+            outputs.send(topic, key, value)
 
     async def on_stripe_event(key: bytes, value: bytes) -> None:
         try:
@@ -154,7 +156,7 @@ def create_app(settings: Settings, catalog: Catalog, app_id: str) -> faust.App:
                 )
             else:
                 outcome = processor.on_fetched_entitlements(outcome, keys, event, int(time.time()))
-        await emit(key, outcome)
+        emit(key, outcome)
 
     async def on_tick(key: bytes) -> None:
         stored = table.get(key.decode())
@@ -164,7 +166,7 @@ def create_app(settings: Settings, catalog: Catalog, app_id: str) -> faust.App:
         if record.due_at is None or record.due_at > time.time():
             return
         count("timer")
-        await emit(key, processor.on_tick(record, int(time.time())))
+        emit(key, processor.on_tick(record, int(time.time())))
 
     partitions_of_keys: dict[str, int] = {}  # murmur2 in Python costs ~4 µs a key: once each
 
@@ -204,7 +206,7 @@ def create_app(settings: Settings, catalog: Catalog, app_id: str) -> faust.App:
             stored = table.get(name)
             if stored is not None:
                 count("catalog_rederived")
-                await emit(key, processor.on_catalog_change(CustomerRecord.from_dict(stored), now))
+                emit(key, processor.on_catalog_change(CustomerRecord.from_dict(stored), now))
 
     async def on_timers_record(event: EventT[Any], key: bytes) -> None:
         try:
@@ -232,7 +234,7 @@ def create_app(settings: Settings, catalog: Catalog, app_id: str) -> faust.App:
         stored = table.get(override.customer_id)
         record = CustomerRecord.from_dict(stored) if stored else None
         count("override")
-        await emit(key, processor.on_override(record, override, int(time.time())))
+        emit(key, processor.on_override(record, override, int(time.time())))
 
     dead_letters = app.topic(topics.dead_letters, key_serializer="raw", value_serializer="raw")
 

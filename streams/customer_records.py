@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
+
+import orjson
 
 from schemas.entitlements import Entitlements
 from schemas.subscription_state import CustomerState
@@ -17,11 +19,10 @@ class CustomerRecord:
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict: what the worker's table (and its changelog) holds."""
-        return {
-            "state": asdict(self.state),
-            "emitted": self.emitted.to_dict() if self.emitted else None,
-            "due_at": self.due_at,
-        }
+        emitted = orjson.Fragment(self.emitted.to_json()) if self.emitted else None
+        record = {"state": self.state, "emitted": emitted, "due_at": self.due_at}
+        data: dict[str, Any] = orjson.loads(orjson.dumps(record))  # C-speed, unlike asdict
+        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> CustomerRecord:
