@@ -41,12 +41,19 @@ def _passed(answer: httpx.Response) -> Response:
     return Response(answer.content, status_code=answer.status_code, headers=headers)
 
 
-async def _forward(request: Request, method: str, path: str, **kwargs: object) -> Response:
+async def _forward(
+    request: Request,
+    method: str,
+    path: str,
+    *,
+    headers: dict[str, str] | None = None,
+    body: dict[str, str] | None = None,
+) -> Response:
     atlas: httpx.AsyncClient | None = request.app.state.atlas_http
     if atlas is None:
         return _error(503, "atlas_not_configured", "set ATLAS_API_URL and ATLAS_API_KEY")
     try:
-        answer = await atlas.request(method, path, **kwargs)  # type: ignore[arg-type]
+        answer = await atlas.request(method, path, headers=headers, json=body)
     except httpx.TransportError as exc:
         log.warning("Atlas API unreachable: %s", exc.__class__.__name__)
         return _error(502, "atlas_unreachable", "billing information is unavailable right now")
@@ -72,7 +79,7 @@ async def _portal(request: Request) -> Response:
     user = user_of(request)
     if user is None:
         return _error(401, "unauthenticated", "sign in first")
-    return await _forward(request, "POST", "/v1/billing/portal", json={"user_id": user})
+    return await _forward(request, "POST", "/v1/billing/portal", body={"user_id": user})
 
 
 routes = [
