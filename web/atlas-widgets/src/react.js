@@ -126,7 +126,8 @@ export function ManageSubscriptionButton({
       { type: "button", className, onClick: open, disabled: pending, "aria-busy": pending },
       children,
     ),
-    error && createElement("span", { role: "alert", className: `${className}-error` }, portalMessage(error)),
+    error &&
+      createElement("span", { role: "alert", className: `${className}-error` }, portalMessage(error)),
   );
 }
 
