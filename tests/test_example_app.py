@@ -15,10 +15,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from atlas.embedded import free_port
 from tests import stripe_builders as build
-from tests.support.pipeline import API_KEY, PRICES, Pipeline
-from tests.support.polling import wait_for
+from tests.support.example_app import running_example
+from tests.support.pipeline import PRICES, Pipeline
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
 
@@ -28,36 +27,9 @@ UPGRADE_URL = "https://example.com/pricing"
 
 @pytest.fixture(scope="module")
 def example(pipeline: Pipeline, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    port = free_port()
-    env = {
-        **pipeline.env,
-        "ATLAS_API_URL": pipeline.api_url,
-        "ATLAS_API_KEY": API_KEY,
-        "UPGRADE_URL": UPGRADE_URL,
-    }
     log = tmp_path_factory.mktemp("example") / "example.log"
-    with open(log, "wb") as output:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "examples.reports_app.app:app", "--port", str(port)],
-            env=env,
-            cwd=ROOT,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-        )
-    url = f"http://127.0.0.1:{port}"
-
-    def up() -> bool:
-        try:
-            return httpx.get(url + "/").status_code == 200
-        except httpx.TransportError:
-            return False
-
-    try:
-        wait_for(up, 30, "the example app")
+    with running_example(pipeline, log, UPGRADE_URL=UPGRADE_URL) as url:
         yield url
-    finally:
-        process.terminate()
-        process.wait(15)
 
 
 def customer_on(pipeline: Pipeline, price: str) -> str:

@@ -1,8 +1,12 @@
-"""An example service gating two endpoints on two Atlas features.
+"""An example service gating two endpoints on two Atlas features, and serving the page that
+shows or hides them (``examples/reports_web``, built with ``scripts/web-build``).
 
     GET /reports/export   needs "exports"           (pro and advisory plans)
     GET /advisor/slots    needs "advisory-sessions" (advisory plan)
     GET /                 open to everyone
+    GET /app/             the page (atlas-widgets: gates, past-due banner, portal button)
+    /session              sign in and out (a stand-in: see session.py)
+    /atlas/v1/…           the page's two Atlas calls, forwarded (see atlas_proxy.py)
 
 Run it next to ``scripts/dev`` (which prints the API key)::
 
@@ -10,8 +14,9 @@ Run it next to ``scripts/dev`` (which prints the API key)::
     KAFKA_BOOTSTRAP_SERVERS=127.0.0.1:9092 \\
         .venv/bin/uvicorn examples.reports_app.app:app --port 8080
 
-The user id comes from the ``X-User-Id`` header: a stand-in for your own authentication (a
-session, a verified JWT…); replace ``user_of`` with how your app knows who is calling.
+The user id comes from the ``X-User-Id`` header or the page's sign-in cookie: a stand-in for
+your own authentication (a session, a verified JWT…); replace ``session.user_of`` with how
+your app knows who is calling.
 """
 
 from __future__ import annotations
@@ -19,18 +24,20 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse
-from starlette.routing import Route
+from starlette.responses import JSONResponse, PlainTextResponse
+from starlette.routing import BaseRoute, Mount, Route
+from starlette.staticfiles import StaticFiles
 
 from atlas_client import AsyncEntitlementsClient
 from atlas_client.starlette import AtlasGate, gated_route, requires_feature
+from examples.reports_app import atlas_proxy, session
+from examples.reports_app.session import user_of
 
-
-def user_of(request: Request) -> str | None:
-    return request.headers.get("x-user-id") or None
+PAGE = Path(__file__).resolve().parent.parent / "reports_web" / "dist"
 
 
 @requires_feature("exports")
@@ -57,14 +64,32 @@ def entitlements_client() -> AsyncEntitlementsClient:
     )
 
 
+async def page_not_built(request: Request) -> PlainTextResponse:
+    return PlainTextResponse("the page is not built: run scripts/web-build", status_code=404)
+
+
+def page_route() -> BaseRoute:
+    """The built page at /app/ (``REPORTS_WEB_DIST``, else examples/reports_web/dist)."""
+    built = Path(os.environ.get("REPORTS_WEB_DIST", PAGE))
+    if not (built / "index.html").is_file():
+        return Route("/app/{rest:path}", page_not_built)
+    return Mount("/app", StaticFiles(directory=built, html=True))
+
+
 def create_app() -> Starlette:
     """Importing builds nothing that needs settings (``atlas features check`` imports this);
-    the client is made and started when the app starts."""
+    the clients are made and started when the app starts."""
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        async with entitlements_client() as client:
+        api_url, api_key = os.environ.get("ATLAS_API_URL"), os.environ.get("ATLAS_API_KEY")
+        async with contextlib.AsyncExitStack() as stack:
+            client = await stack.enter_async_context(entitlements_client())
             app.state.atlas_gate = AtlasGate(client, user_id=user_of)
+            app.state.atlas_http = None  # /atlas/* answers 503 without the API's address
+            if api_url and api_key:
+                http = atlas_proxy.atlas_http(api_url, api_key)
+                app.state.atlas_http = await stack.enter_async_context(http)
             yield
 
     return Starlette(
@@ -72,6 +97,9 @@ def create_app() -> Starlette:
             Route("/", home),
             Route("/reports/export", export_report),
             gated_route("/advisor/slots", advisor_slots, feature="advisory-sessions"),
+            *session.routes,
+            *atlas_proxy.routes,
+            page_route(),
         ],
         lifespan=lifespan,
     )

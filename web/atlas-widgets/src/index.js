@@ -1,0 +1,2 @@
+export { Entitlements, createEntitlements } from "./entitlements.js";
+export { AtlasError } from "./errors.js";
