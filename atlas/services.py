@@ -39,12 +39,16 @@ def catalog_of(settings: Settings, document: CatalogDocument | None) -> Catalog:
 def run_ingress(host: str, port: int) -> int:
     import uvicorn
 
+    from api.auth import Authenticator, verifiers_from_env
     from ingress.app import create_app
 
-    settings = load_settings(need_webhook_secret=True)
+    # the operator's page (/admin) needs both; malformed values stop the ingress at start
+    has_database = bool(os.environ.get("DATABASE_URL", "").strip())
+    settings = load_settings(need_webhook_secret=True, need_database=has_database)
+    verifiers = verifiers_from_env(os.environ)
     _ensure_topics(settings)
     uvicorn.run(
-        create_app(settings),
+        create_app(settings, authenticator=Authenticator(verifiers) if verifiers else None),
         host=host,
         port=port,
         log_level="warning",
