@@ -14,8 +14,9 @@ import httpx
 import jwt
 import orjson
 import pytest
+from starlette.requests import Request
 
-from api.auth import Authenticator, verifiers_from_env
+from api.auth import Authenticator, Principal, verifiers_from_env
 from atlas.embedded import free_port
 from atlas.kafka_produce import CommandProducer
 from atlas.settings import load_settings
@@ -106,10 +107,12 @@ def test_a_service_key_or_the_admin_role_opens_it_and_a_plain_user_is_refused(
     pipeline: Pipeline,
 ) -> None:
     assert admin_get(pipeline, "/admin").status_code == 200
-    for roles in (["atlas-admin"], "openid atlas-admin"):
+    operators: list[object] = [["atlas-admin"], "openid atlas-admin"]
+    for roles in operators:
         bearer = {"authorization": f"Bearer {token(roles)}"}
         assert pipeline.http.get("/admin", headers=bearer).status_code == 200, roles
-    for roles in (None, ["admin"], "atlas-admins", {"atlas-admin": True}):
+    others: list[object] = [None, ["admin"], "atlas-admins", {"atlas-admin": True}]
+    for roles in others:
         bearer = {"authorization": f"Bearer {token(roles)}"}
         response = pipeline.http.get("/admin", headers=bearer)
         assert response.status_code == 403, roles
@@ -316,9 +319,38 @@ in_process = pytest.mark.filterwarnings("ignore:Passing expression to ``distinct
 
 def _own_ingress(pipeline: Pipeline, **env: str) -> Served:
     """The ingress app in this process, on real HTTP, with some settings changed."""
-    settings = load_settings({**pipeline.env, **env}, need_webhook_secret=True)
-    authenticator = Authenticator(verifiers_from_env(pipeline.env))
+    changed = {**pipeline.env, **env}
+    settings = load_settings(changed, need_webhook_secret=True)
+    authenticator = Authenticator(verifiers_from_env(changed))
     return Served(create_app(settings, authenticator=authenticator))
+
+
+def operator_session(request: Request) -> Principal | None:
+    """An application's own sign-in (``ATLAS_AUTH_CALLABLE``) that knows its operators."""
+    session = request.headers.get("x-session")
+    if session is None:
+        return None
+    return Principal("user", session, frozenset({"atlas-admin"} if session == "ana" else ()))
+
+
+@in_process
+def test_the_roles_claim_and_a_callable_can_name_operators(pipeline: Pipeline) -> None:
+    env = {
+        "ATLAS_AUTH_JWT_ROLES_CLAIM": "app_metadata.roles",
+        "ATLAS_AUTH_CALLABLE": f"{__name__}:operator_session",
+    }
+    with _own_ingress(pipeline, **env) as ingress:
+
+        def status(**headers: str) -> int:
+            return httpx.get(f"{ingress.url}/admin", headers=headers, timeout=15).status_code
+
+        now = int(time.time())
+        claims = {"sub": "ana", "aud": "atlas-tests", "exp": now + 300,
+                  "app_metadata": {"roles": ["atlas-admin"]}}  # fmt: skip
+        assert status(authorization=f"Bearer {jwt.encode(claims, JWT_SECRET)}") == 200
+        assert status(authorization=f"Bearer {token(['atlas-admin'])}") == 403  # not that claim
+        assert status(**{"x-session": "ana"}) == 200
+        assert status(**{"x-session": "bob"}) == 403
 
 
 @pytest.fixture
