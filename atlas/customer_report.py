@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 from collections.abc import Callable
+from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
@@ -88,17 +89,21 @@ class _Read(Generic[T]):
 
 
 class _Gatherer:
-    def __init__(self, settings: Settings, customer: str) -> None:
+    def __init__(self, settings: Settings, customer: str, threads: Executor) -> None:
         self.settings = settings
         self.topics = Topics.with_prefix(settings.topic_prefix)
         self.customer = customer
         self.notes: list[str] = []
+        self._threads = threads
+
+    def _in_thread(self, function: Callable[..., T], *args: Any) -> asyncio.Future[T]:
+        return asyncio.get_running_loop().run_in_executor(self._threads, function, *args)
 
     async def broker(self, what: str, read: Callable[..., T]) -> _Read[T]:
         """``read(settings, topics, customer, timeout)`` in a thread; a note when it fails."""
         args = (self.settings, self.topics, self.customer, BROKER_TIMEOUT_S)
         try:
-            return _Read(await asyncio.to_thread(read, *args), True)
+            return _Read(await self._in_thread(read, *args), True)
         except (BrokerUnavailable, KafkaException) as exc:
             self.notes.append(f"{what} not read: {exc}")
         except (ValueError, KeyError, TypeError) as exc:  # a record not shaped as it should be
@@ -108,7 +113,7 @@ class _Gatherer:
     async def catalog(self) -> Catalog:
         bootstrap = self.settings.kafka_bootstrap_servers
         try:
-            document = await asyncio.to_thread(
+            document = await self._in_thread(
                 read_published, bootstrap, self.topics, BROKER_TIMEOUT_S
             )
             return catalog_of(self.settings, document)
@@ -121,7 +126,7 @@ class _Gatherer:
     async def stripe(self, catalog: Catalog) -> StripeReading | None:
         try:
             return await asyncio.wait_for(
-                asyncio.to_thread(read_stripe, self.settings, self.customer, catalog),
+                self._in_thread(read_stripe, self.settings, self.customer, catalog),
                 STRIPE_TIMEOUT_S,
             )
         except (StripeUnavailable, TimeoutError) as exc:
@@ -215,8 +220,12 @@ def _verdict(
     return Verdict(in_sync, text, stripe, received, view_of(output) if output else None)
 
 
-async def build_report(settings: Settings, engine: AsyncEngine, customer: str) -> CustomerReport:
-    gather = _Gatherer(settings, customer)
+async def build_report(
+    settings: Settings, engine: AsyncEngine, customer: str, threads: Executor
+) -> CustomerReport:
+    """The report on ``customer``; its blocking reads run on ``threads`` (its own pool, so a
+    broker that does not answer ties up none of the threads the rest of the process uses)."""
+    gather = _Gatherer(settings, customer, threads)
     row = await queries.row_for_customer(engine, customer)
     overrides = await queries.latest_overrides(engine, customer)
     catalog, inputs = await _read_inputs(gather)

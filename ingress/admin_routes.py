@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import parse_qs, quote
 
 from sqlalchemy.exc import DBAPIError, OperationalError
@@ -41,6 +42,7 @@ log = logging.getLogger(__name__)
 MAX_ID_LENGTH = 256
 MAX_FORM_BYTES = 16 * 1024
 CONCURRENT_REPORTS = 2  # each scans partitions; the webhook path shares this process
+READS_PER_REPORT = 8  # a report's broker and Stripe reads run at once, on threads of their own
 
 Handler = Callable[[Request, Principal], Awaitable[Response]]
 
@@ -83,6 +85,7 @@ def admin_routes(
     settings: Settings, authenticator: Authenticator | None, engine: AsyncEngine | None
 ) -> list[Route]:
     reports = asyncio.Semaphore(CONCURRENT_REPORTS)
+    threads = ThreadPoolExecutor(CONCURRENT_REPORTS * READS_PER_REPORT, "operator-page")
 
     def operator_page(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
         async def endpoint(request: Request) -> Response:
@@ -142,7 +145,7 @@ def admin_routes(
         assert engine is not None
         log.info("operator page: %s %s viewed %s", principal.kind, principal.subject, customer)
         async with reports:
-            report = await build_report(settings, engine, customer)
+            report = await build_report(settings, engine, customer, threads)
         if not report.found:
             text = f"Atlas has no row, no override and no event for customer {customer!r}."
             return message(404, "Unknown customer", text, principal=principal, notes=report.notes)
