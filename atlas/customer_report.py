@@ -73,7 +73,6 @@ class CustomerReport:
     events_total: int
     outcome_counts: dict[str, int]
     verdict: Verdict | None
-    stripe: StripeReading | None
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -130,7 +129,7 @@ class _Gatherer:
                 STRIPE_TIMEOUT_S,
             )
         except (StripeUnavailable, TimeoutError) as exc:
-            self.notes.append(f"Stripe not read: {exc or 'no answer in time'}")
+            self.notes.append(f"Stripe not read: {str(exc) or 'no answer in time'}")
             return None
 
 
@@ -242,6 +241,5 @@ async def build_report(
         events_total=len(outcomes),
         outcome_counts=dict(Counter(outcome.outcome for outcome in outcomes)),
         verdict=_verdict(customer, catalog, row, inputs, gather),
-        stripe=inputs.stripe,
         notes=gather.notes,
     )
