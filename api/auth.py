@@ -27,10 +27,11 @@ from api.api_key_verifier import api_key_verifier_from_env
 from api.auth_errors import AuthError, Forbidden, Unauthenticated
 from api.callable_verifier import callable_verifier_from_env
 from api.jwt_settings import jwt_verifier_from_env
-from api.principal import Principal, Verifier, bearer_token
+from api.principal import ADMIN_ROLE, Principal, Verifier, bearer_token
 from atlas.settings import SettingsError
 
 __all__ = [
+    "ADMIN_ROLE",
     "AuthError",
     "Authenticator",
     "Forbidden",
@@ -39,6 +40,7 @@ __all__ = [
     "Verifier",
     "authenticator_from_env",
     "forbid_unless",
+    "verifiers_from_env",
     "handle_auth_error",
 ]
 
@@ -83,18 +85,24 @@ async def handle_auth_error(_request: Request, exc: Exception) -> Response:
     return exc.response()
 
 
+def verifiers_from_env(env: Mapping[str, str]) -> list[Verifier]:
+    """The verifiers the variables in ``env`` configure, in the order they are tried (none
+    when none is set); :class:`~atlas.settings.SettingsError` names a malformed variable."""
+    candidates: tuple[Verifier | None, ...] = (
+        api_key_verifier_from_env(env),
+        jwt_verifier_from_env(env),
+        callable_verifier_from_env(env),
+    )
+    return [verifier for verifier in candidates if verifier is not None]
+
+
 def authenticator_from_env(env: Mapping[str, str]) -> Authenticator:
     """The authenticator the variables in ``env`` describe.
 
     Raises :class:`~atlas.settings.SettingsError` naming the variable when one is malformed,
     and when none is set: the API does not run unauthenticated.
     """
-    candidates: tuple[Verifier | None, ...] = (
-        api_key_verifier_from_env(env),
-        jwt_verifier_from_env(env),
-        callable_verifier_from_env(env),
-    )
-    verifiers = [verifier for verifier in candidates if verifier is not None]
+    verifiers = verifiers_from_env(env)
     if not verifiers:
         raise SettingsError(
             "the API needs authentication: set ATLAS_API_KEYS, ATLAS_AUTH_JWT_SECRET, "

@@ -15,6 +15,7 @@ JWKS_URL = "ATLAS_AUTH_JWKS_URL"
 ISSUER = "ATLAS_AUTH_JWT_ISSUER"
 AUDIENCE = "ATLAS_AUTH_JWT_AUDIENCE"
 USER_CLAIM = "ATLAS_AUTH_JWT_USER_CLAIM"
+ROLES_CLAIM = "ATLAS_AUTH_JWT_ROLES_CLAIM"
 LEEWAY = "ATLAS_AUTH_JWT_LEEWAY"
 MIN_SECRET_LENGTH = 32  # RFC 7518: an HS256 key is at least as long as the hash, 256 bits
 
@@ -36,10 +37,10 @@ def _leeway(env: Mapping[str, str]) -> float:
     return value
 
 
-def _user_claim(env: Mapping[str, str]) -> str:
-    claim = _get(env, USER_CLAIM) or "sub"
+def _claim_name(env: Mapping[str, str], name: str, default: str) -> str:
+    claim = _get(env, name) or default
     if not all(claim.split(".")):
-        raise SettingsError(f"{USER_CLAIM} must be a claim name or a dotted path, got {claim!r}")
+        raise SettingsError(f"{name} must be a claim name or a dotted path, got {claim!r}")
     return claim
 
 
@@ -62,7 +63,13 @@ def _jwks_keys(url: str, rules: JwtRules) -> JwksKeys:
 def jwt_verifier_from_env(env: Mapping[str, str]) -> JwtVerifier | None:
     """The JWT verifier; ``None`` when neither a secret nor a JWKS URL is set."""
     secret, url = _get(env, SHARED_KEY), _get(env, JWKS_URL)
-    rules = JwtRules(_get(env, ISSUER), _get(env, AUDIENCE), _user_claim(env), _leeway(env))
+    rules = JwtRules(
+        _get(env, ISSUER),
+        _get(env, AUDIENCE),
+        _claim_name(env, USER_CLAIM, "sub"),
+        _leeway(env),
+        _claim_name(env, ROLES_CLAIM, "roles"),
+    )
     keys: KeySource
     if secret and url:
         raise SettingsError(f"set {SHARED_KEY} or {JWKS_URL}, not both")
@@ -72,7 +79,12 @@ def jwt_verifier_from_env(env: Mapping[str, str]) -> JwtVerifier | None:
         keys = _jwks_keys(url, rules)
     else:
         stray = next(
-            (name for name in (ISSUER, AUDIENCE, USER_CLAIM, LEEWAY) if _get(env, name)), None
+            (
+                name
+                for name in (ISSUER, AUDIENCE, USER_CLAIM, LEEWAY, ROLES_CLAIM)
+                if _get(env, name)
+            ),
+            None,
         )
         if stray:
             raise SettingsError(f"{stray} is set but neither {SHARED_KEY} nor {JWKS_URL} is")

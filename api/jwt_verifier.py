@@ -113,6 +113,7 @@ class JwtRules:
     audience: str | None
     user_claim: str
     leeway_s: float
+    roles_claim: str = "roles"
 
 
 class JwtVerifier:
@@ -147,7 +148,8 @@ class JwtVerifier:
             )
         except jwt.PyJWTError as exc:
             raise Unauthenticated(_reason(exc)) from None
-        return Principal("user", _user_id(claims, self._rules.user_claim))
+        user_id = _user_id(claims, self._rules.user_claim)
+        return Principal("user", user_id, _roles(claims, self._rules.roles_claim))
 
 
 def _jwt_header(token: str) -> dict[str, Any] | None:
@@ -162,12 +164,28 @@ def _jwt_header(token: str) -> dict[str, Any] | None:
         raise Unauthenticated(_reason(exc)) from None
 
 
-def _user_id(claims: Mapping[str, Any], claim: str) -> str:
+def _claim(claims: Mapping[str, Any], claim: str) -> Any:
     """``claims[claim]``, or the dotted path ``claim`` names when no claim is called that."""
     value: Any = claims
     path = [claim] if claim in claims else claim.split(".")
     for part in path:
         value = value.get(part) if isinstance(value, Mapping) else None
+    return value
+
+
+def _user_id(claims: Mapping[str, Any], claim: str) -> str:
+    value = _claim(claims, claim)
     if not isinstance(value, str) or not value:
         raise Unauthenticated(f"token has no string {claim} claim")
     return value
+
+
+def _roles(claims: Mapping[str, Any], claim: str) -> frozenset[str]:
+    """A list of strings, or one space-separated string (as OAuth's ``scope``); anything else
+    grants no role (the token still authenticates its user)."""
+    value = _claim(claims, claim)
+    if isinstance(value, str):
+        return frozenset(value.split())
+    if isinstance(value, list):
+        return frozenset(role for role in value if isinstance(role, str))
+    return frozenset()

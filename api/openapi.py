@@ -192,6 +192,90 @@ def _health(service: str, ready: str) -> dict[str, dict[str, Any]]:
     }
 
 
+_ADMIN_SECURITY: list[dict[str, list[str]]] = [{"bearer": []}, {"apiKey": []}, {"adminCookie": []}]
+
+
+def _html(description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"text/html": {}}}
+
+
+def _admin_get(
+    summary: str, parameter: dict[str, Any], ok: dict[str, Any], not_found: str
+) -> dict[str, Any]:
+    return {
+        "get": {
+            "summary": f"{summary} (served by `atlas ingress`)",
+            "security": _ADMIN_SECURITY,
+            "parameters": [parameter],
+            "responses": {
+                **ok,
+                "400": _html("malformed id"),
+                "401": _html("the sign-in page: missing, wrong or expired credentials"),
+                "403": _html("a user without the `atlas-admin` role"),
+                "404": _html(not_found),
+                "503": _html("Postgres unreachable, or the page is not configured"),
+            },
+        }
+    }
+
+
+def _admin_page(summary: str, parameter: str, not_found: str) -> dict[str, Any]:
+    path = {"name": parameter, "in": "path", "required": True, "schema": {"type": "string"}}
+    ok = {"200": _html("state, features and their sources, events and outcomes, verdict")}
+    return _admin_get(summary, path, ok, not_found)
+
+
+def _admin_paths() -> dict[str, Any]:
+    return {
+        "/admin": _admin_get(
+            "the operator's page: look up a user or customer id (`?q=`)",
+            {"name": "q", "in": "query", "schema": {"type": "string"}},
+            {
+                "200": _html("the look-up form"),
+                "303": {"description": "to the customer's or user's page"},
+            },
+            "no user or customer with this id",
+        ),
+        "/admin/login": {
+            "post": {
+                "summary": "sign in to the operator's page with an API key or token (form "
+                "field `key`) (served by `atlas ingress`)",
+                "requestBody": {
+                    "content": {"application/x-www-form-urlencoded": {"schema": {"type": "object"}}}
+                },
+                "responses": {
+                    "303": {
+                        "description": "to `/admin`, the credential kept in an HttpOnly cookie"
+                    },
+                    "401": _html("the sign-in page: wrong or expired credentials"),
+                    "403": _html("no `atlas-admin` role, or posted from another site"),
+                    "413": _html("form above 16 KiB"),
+                    "503": _html("the page is not configured"),
+                },
+            }
+        },
+        "/admin/logout": {
+            "post": {
+                "summary": "sign out of the operator's page (served by `atlas ingress`)",
+                "responses": {
+                    "303": {"description": "to `/admin`, the cookie cleared"},
+                    "403": _html("posted from another site"),
+                },
+            }
+        },
+        "/admin/users/{user_id}": _admin_page(
+            "the operator's page of the user's customer",
+            "user_id",
+            "no customer linked to this user",
+        ),
+        "/admin/customers/{customer_id}": _admin_page(
+            "the operator's page of a Stripe customer",
+            "customer_id",
+            "no row, override or event for this customer",
+        ),
+    }
+
+
 def openapi_document() -> dict[str, Any]:
     return {
         "openapi": "3.1.0",
@@ -314,6 +398,7 @@ def openapi_document() -> dict[str, Any]:
                 "get": {"summary": "this document", "responses": {"200": {"description": "ok"}}}
             },
             **_health("the service", "its broker (ingress) or Postgres (api)"),
+            **_admin_paths(),
         },
         "components": {
             "schemas": {
@@ -327,6 +412,12 @@ def openapi_document() -> dict[str, Any]:
             "securitySchemes": {
                 "bearer": {"type": "http", "scheme": "bearer", "description": "JWT or API key"},
                 "apiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"},
+                "adminCookie": {
+                    "type": "apiKey",
+                    "in": "cookie",
+                    "name": "atlas_admin",
+                    "description": "set by `POST /admin/login`",
+                },
             },
         },
     }

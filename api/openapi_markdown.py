@@ -28,7 +28,10 @@ def render() -> str:
     ]
     for path, operations in document["paths"].items():
         for method, operation in operations.items():
-            auth = "bearer JWT or API key" if operation.get("security") else "none"
+            security = operation.get("security") or []
+            auth = "bearer JWT or API key" if security else "none"
+            if {"adminCookie": []} in security:
+                auth = "API key, or a JWT with the `atlas-admin` role; or the sign-in cookie"
             if "Stripe-Signature" in str(operation.get("parameters", "")):
                 auth = "`Stripe-Signature`"
             lines.append(

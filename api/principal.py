@@ -8,21 +8,30 @@ from typing import Literal, Protocol
 
 from starlette.requests import Request
 
+ADMIN_ROLE = "atlas-admin"  # opens the operator's page (``/admin``) to a user
+
 
 @dataclass(frozen=True)
 class Principal:
     """An authenticated caller.
 
     ``subject`` is the user id for ``kind="user"`` and the API key's name for
-    ``kind="service"``.
+    ``kind="service"``. ``roles`` come from the JWT's roles claim or from your callable; the
+    only one Atlas knows is :data:`ADMIN_ROLE`.
     """
 
     kind: Literal["user", "service"]
     subject: str
+    roles: frozenset[str] = frozenset()
 
     def may_read_user(self, user_id: str) -> bool:
         """Services may read any user; a user only themself."""
         return self.kind == "service" or self.subject == user_id
+
+    @property
+    def is_admin(self) -> bool:
+        """Services, and users with :data:`ADMIN_ROLE`, may open the operator's page."""
+        return self.kind == "service" or ADMIN_ROLE in self.roles
 
 
 class Verifier(Protocol):

@@ -113,6 +113,7 @@ def run_dev(host: str, port: int, api_port: int) -> int:
             f"  signing secret  {secret.split(',')[0]}\n"
             f"  API URL         http://{host}:{api_port}/v1/users/{{user_id}}/entitlements\n"
             f"{key_line}"
+            f"  operator page   http://{host}:{port}/admin (sign in with a service API key)\n"
             f"  Kafka           {env['KAFKA_BOOTSTRAP_SERVERS']}\n"
             f"  database URL    {redact_url(env['DATABASE_URL'])}\n"
             "Press Ctrl-C to stop.\n",

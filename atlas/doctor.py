@@ -14,22 +14,21 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-import orjson
-
 from atlas.catalog import Catalog
+from atlas.customer_inputs import received_overrides, received_records, worker_output
 from atlas.customer_lookup import customer_row, resolve_customer
-from atlas.partition_reader import values_of_key
 from atlas.services import current_catalog
 from atlas.settings import Settings, load_settings
 from atlas.stripe_client import stripe_client
 from atlas.stripe_view import RECONCILE_SUBSCRIPTION, as_events, reconcile_event, subscriptions
 from schemas.entitlements import Entitlements
 from schemas.overrides import Override
-from schemas.stripe_event import NotAStripeEvent, StripeEvent, event_from_mapping
+from schemas.stripe_event import StripeEvent
 from schemas.subscription_state import CustomerState
 from schemas.topics import Topics
 from streams.derive import derive
@@ -48,63 +47,59 @@ class View:
         return f"{self.plan}/{self.status} [{', '.join(self.features)}]"
 
 
-def _view(entitlements: Entitlements) -> View:
+def view_of(entitlements: Entitlements) -> View:
     return View(entitlements.plan, entitlements.status, tuple(entitlements.features))
 
 
-def _stripe_view(settings: Settings, customer: str, catalog: Catalog) -> View | None:
+@dataclass(frozen=True)
+class StripeReading:
+    """The customer's subscriptions as the Stripe API lists them, and what they derive to."""
+
+    subscriptions: list[dict[str, Any]]
+    view: View
+
+
+def read_stripe(settings: Settings, customer: str, catalog: Catalog) -> StripeReading | None:
+    """Stripe's view of ``customer``; ``None`` when ``STRIPE_SECRET_KEY`` is unset. Raises
+    :class:`~atlas.stripe_view.StripeUnavailable` when Stripe does not answer."""
     client = stripe_client(settings)
     if client is None:
-        print("Stripe:   not asked (STRIPE_SECRET_KEY unset)")
         return None
     read_at_ms = int(time.time() * 1000)
     subs = list(subscriptions(client, customer))
-    for sub in subs[:3]:
-        items = sub.get("items", {}).get("data", [])
-        prices = [str((item.get("price") or {}).get("id")) for item in items]
-        print(f"Stripe:   {sub['id']} {sub['status']} prices {prices}")
-    if not subs:
-        print("Stripe:   no subscription")
     raw = [reconcile_event(sub, RECONCILE_SUBSCRIPTION, read_at_ms) for sub in subs]
     state = CustomerState(customer_id=customer)
     for event in as_events(raw):
         fold(state, event)
-    return _view(derive(state, catalog, read_at_ms // 1000, 0).entitlements)
+    return StripeReading(subs, view_of(derive(state, catalog, read_at_ms // 1000, 0).entitlements))
 
 
-def _received(settings: Settings, topics: Topics, customer: str) -> list[StripeEvent]:
-    events = []
-    for value in values_of_key(
-        settings.kafka_bootstrap_servers, topics.stripe_events, customer.encode()
-    ):
-        try:
-            events.append(event_from_mapping(orjson.loads(value)))
-        except (orjson.JSONDecodeError, NotAStripeEvent):
-            continue
-    return events
-
-
-def _received_view(
-    settings: Settings, topics: Topics, customer: str, catalog: Catalog
-) -> tuple[View, list[StripeEvent]]:
-    events = _received(settings, topics, customer)
-    overrides = [
-        Override.from_json(value)
-        for value in values_of_key(
-            settings.kafka_bootstrap_servers, topics.overrides, customer.encode()
-        )
-    ]
+def received_view(
+    customer: str,
+    events: Sequence[StripeEvent],
+    overrides: Sequence[Override],
+    catalog: Catalog,
+) -> View:
+    """What the worker should make of the events and overrides Atlas received, folded here."""
     state = CustomerState(customer_id=customer)
     for event in events:
         fold(state, event)
     for override in overrides:
         apply_override(state, override)
-    return _view(derive(state, catalog, int(time.time()), 0).entitlements), events
+    return view_of(derive(state, catalog, int(time.time()), 0).entitlements)
 
 
-def _worker_output(settings: Settings, topics: Topics, customer: str) -> Entitlements | None:
-    values = values_of_key(settings.kafka_bootstrap_servers, topics.entitlements, customer.encode())
-    return Entitlements.from_json(values[-1]) if values else None
+def _print_stripe(reading: StripeReading | None) -> None:
+    if reading is None:
+        print("Stripe:   not asked (STRIPE_SECRET_KEY unset)")
+        return
+    for sub in reading.subscriptions[:3]:
+        items = sub.get("items", {}).get("data", [])
+        prices = [str((item.get("price") or {}).get("id")) for item in items]
+        print(f"Stripe:   {sub['id']} {sub['status']} prices {prices}")
+    if not reading.subscriptions:
+        print("Stripe:   no subscription")
+    print(f"          derives to {reading.view}")
 
 
 def _print_events(events: list[StripeEvent]) -> None:
@@ -129,10 +124,10 @@ def verdict(
             "(or were rejected: check the ingress log and Stripe's webhook attempts).\n"
             f"fix: atlas reconcile --customer {customer}"
         )
-    if worker is None or _view(worker) != received:
+    if worker is None or view_of(worker) != received:
         return False, (
             "the worker is behind: it has not applied every event it received "
-            f"({'no output yet' if worker is None else _view(worker)}).\n"
+            f"({'no output yet' if worker is None else view_of(worker)}).\n"
             "fix: check that `atlas worker` runs and its log; if it runs and stays behind, "
             "`atlas replay --to-earliest` rebuilds its state"
         )
@@ -153,15 +148,17 @@ def run_doctor(target: str) -> int:
         customer, user = resolve_customer(settings, target, None)
     print(f"customer: {customer}" + (f" (user {user})" if user else ""))
     catalog = current_catalog(settings)
-    stripe = _stripe_view(settings, customer, catalog)
-    if stripe is not None:
-        print(f"          derives to {stripe}")
-    received, events = _received_view(settings, topics, customer, catalog)
+    reading = read_stripe(settings, customer, catalog)
+    _print_stripe(reading)
+    records = received_records(settings, topics, customer)
+    events = [record.event for record in records if record.event is not None]
+    overrides = received_overrides(settings, topics, customer)
+    received = received_view(customer, events, overrides, catalog)
     _print_events(events)
     print(f"          fold to {received}")
-    worker = _worker_output(settings, topics, customer)
+    worker = worker_output(settings, topics, customer)
     print(
-        f"worker:   {_view(worker) if worker else 'no output'}"
+        f"worker:   {view_of(worker) if worker else 'no output'}"
         + (f" version {worker.version}" if worker else "")
     )
     row = asyncio.run(customer_row(settings, None, customer))
@@ -172,6 +169,7 @@ def run_doctor(target: str) -> int:
         updated = f"{row['updated_at']:%Y-%m-%d %H:%M:%S}Z"
         print(f"Atlas:    {view} version {row['version']}, updated {updated}")
         print("clients:  serve that row (the API reads it; instances follow the change topic)")
+    stripe = reading.view if reading else None
     in_sync, text = verdict(stripe, received, worker, row, customer)
     print(f"\nverdict:  {text}")
     return 0 if in_sync else 1

@@ -62,8 +62,8 @@ def read_to_end(
         consumer.close()
 
 
-def values_of_key(bootstrap: str, topic: str, key: bytes, timeout_s: float = 30) -> list[bytes]:
-    """Every value written under ``key``, oldest first (reads the key's whole partition)."""
+def partition_of_key(bootstrap: str, topic: str, key: bytes, timeout_s: float = 30) -> int:
+    """The partition of ``topic`` that holds ``key`` (asks the broker for the count)."""
     consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "atlas-metadata"})
     try:
         metadata = consumer.list_topics(topic, timeout=timeout_s).topics[topic]
@@ -73,9 +73,19 @@ def values_of_key(bootstrap: str, topic: str, key: bytes, timeout_s: float = 30)
         consumer.close()
     if metadata.error is not None or not metadata.partitions:
         raise BrokerUnavailable(f"topic {topic} does not exist")
-    partition = partition_of(key, len(metadata.partitions))
+    return partition_of(key, len(metadata.partitions))
+
+
+def records_of_key(bootstrap: str, topic: str, key: bytes, timeout_s: float = 30) -> list[Message]:
+    """Every record written under ``key``, oldest first (reads the key's whole partition)."""
+    partition = partition_of_key(bootstrap, topic, key, timeout_s)
     return [
-        message.value() or b""
+        message
         for message in read_to_end(bootstrap, topic, partition, timeout_s)
         if message.key() == key
     ]
+
+
+def values_of_key(bootstrap: str, topic: str, key: bytes, timeout_s: float = 30) -> list[bytes]:
+    """Every value written under ``key``, oldest first (reads the key's whole partition)."""
+    return [message.value() or b"" for message in records_of_key(bootstrap, topic, key, timeout_s)]

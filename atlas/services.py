@@ -49,11 +49,21 @@ INGRESS_UVICORN_OPTIONS: dict[str, Any] = {
 def run_ingress(host: str, port: int) -> int:
     import uvicorn
 
+    from api.auth import Authenticator, verifiers_from_env
     from ingress.app import create_app
 
-    settings = load_settings(need_webhook_secret=True)
+    # the operator's page (/admin) needs both; malformed values stop the ingress at start
+    has_database = bool(os.environ.get("DATABASE_URL", "").strip())
+    settings = load_settings(need_webhook_secret=True, need_database=has_database)
+    verifiers = verifiers_from_env(os.environ)
     _ensure_topics(settings)
-    uvicorn.run(create_app(settings), host=host, port=port, **INGRESS_UVICORN_OPTIONS)
+    authenticator = Authenticator(verifiers) if verifiers else None
+    uvicorn.run(
+        create_app(settings, authenticator=authenticator),
+        host=host,
+        port=port,
+        **INGRESS_UVICORN_OPTIONS,
+    )
     return 0
 
 

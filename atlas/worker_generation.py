@@ -33,10 +33,12 @@ class Generation:
         return orjson.dumps(asdict(self))
 
 
-def current_generation(settings: Settings, topics: Topics) -> Generation | None:
+def current_generation(
+    settings: Settings, topics: Topics, timeout_s: float = 30
+) -> Generation | None:
     """The latest generation published, or ``None`` (generation 0) before any rebuild."""
     latest = None
-    for message in read_to_end(settings.kafka_bootstrap_servers, topics.control, 0):
+    for message in read_to_end(settings.kafka_bootstrap_servers, topics.control, 0, timeout_s):
         if message.key() == GENERATION_KEY and message.value():
             data = orjson.loads(message.value() or b"{}")
             if latest is None or data["number"] > latest.number:

@@ -1,4 +1,5 @@
-"""The ingress HTTP app: ``POST /stripe/webhook``, ``GET /healthz``, ``GET /readyz``.
+"""The ingress HTTP app: ``POST /stripe/webhook``, ``GET /healthz``, ``GET /readyz``, and the
+operator's page under ``/admin`` (``ingress/admin_routes.py``).
 
 The webhook route is short: read the raw body → verify → publish → await the broker's ack →
 answer. Status codes: 200 once the broker has the event; 400 for a missing, malformed, stale
@@ -22,14 +23,17 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from api.auth import Authenticator
 from api.openapi import openapi_document
 from atlas import metrics
 from atlas.http_errors import error_response
 from atlas.settings import Settings
+from ingress.admin_routes import admin_routes
 from ingress.publisher import Publisher, PublishError
 from ingress.signature import SignatureError, verify_signature
 from schemas.stripe_event import NotAStripeEvent, parse_event
 from schemas.topics import EVENT_CREATED_HEADER, EVENT_ID_HEADER, EVENT_TYPE_HEADER, Topics
+from sinks.database import async_engine
 
 log = logging.getLogger(__name__)
 
@@ -66,11 +70,17 @@ def _error_code(response: Response) -> str:
         return str(response.status_code)
 
 
-def create_app(settings: Settings, publisher: Publisher | None = None) -> Starlette:
-    """Build the ingress; ``publisher`` defaults to one on ``settings``' broker."""
+def create_app(
+    settings: Settings,
+    publisher: Publisher | None = None,
+    authenticator: Authenticator | None = None,
+) -> Starlette:
+    """Build the ingress; ``publisher`` defaults to one on ``settings``' broker. The operator's
+    page needs ``authenticator`` and ``settings.database_url``; without them it answers 503."""
     secrets = tuple(secret.encode() for secret in settings.webhook_secrets)
     topics = Topics.with_prefix(settings.topic_prefix)
     state: dict[str, Publisher] = {}
+    engine = async_engine(settings.database_url) if settings.database_url else None
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
@@ -79,6 +89,8 @@ def create_app(settings: Settings, publisher: Publisher | None = None) -> Starle
         )
         yield
         await asyncio.to_thread(state["publisher"].close)
+        if engine is not None:
+            await engine.dispose()
 
     async def webhook(request: Request) -> Response:
         response = await handle_webhook(request)
@@ -154,6 +166,7 @@ def create_app(settings: Settings, publisher: Publisher | None = None) -> Starle
             Route("/readyz", readyz, methods=["GET"]),
             Route("/openapi.json", openapi, methods=["GET"]),
             Route("/metrics", metrics_endpoint, methods=["GET"]),
+            *admin_routes(settings, authenticator, engine),
         ],
         lifespan=lifespan,
     )

@@ -91,6 +91,13 @@ def test_atlas_dev_end_to_end(tmp_path: Path) -> None:
             headers={"authorization": f"Bearer {api_key}"},
         )
         assert api.status_code == 200 and api.json()["plan"] == "pro"
+        operator = httpx.get(  # the operator's page opens to the key dev made up
+            f"http://127.0.0.1:{port}/admin/customers/{customer}",
+            headers={"x-api-key": api_key},
+            timeout=30,
+        )
+        assert operator.status_code == 200 and "plan pro" in operator.text
+        assert f"http://127.0.0.1:{port}/admin" in text
     finally:
         dev.send_signal(signal.SIGINT)
         code = dev.wait(60)
