@@ -102,6 +102,7 @@ def run_worker() -> int:
 
     from atlas.worker_generation import current_generation, worker_app_id
     from streams.app import create_app
+    from streams.fetch_wait import use_fetch_max_wait
 
     settings = load_settings()
     _ensure_topics(settings)
@@ -110,6 +111,7 @@ def run_worker() -> int:
     generation = current_generation(settings, Topics.with_prefix(settings.topic_prefix))
     app_id = worker_app_id(settings, generation.number if generation else 0)
     logging.getLogger(__name__).info("worker group and state: %s", app_id)
+    use_fetch_max_wait(settings.fetch_max_wait_ms)
     app = create_app(settings, catalog, app_id)
     serve_metrics(settings)
     faust_level = os.environ.get("ATLAS_FAUST_LOG_LEVEL", "WARNING").upper()

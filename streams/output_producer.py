@@ -42,7 +42,7 @@ class OutputProducer:
         self,
         bootstrap: str,
         batch_bytes: int | None = None,
-        linger_ms: int = 5,
+        linger_ms: int = 1,
         report_offsets: bool = False,
     ) -> None:
         self._failures: list[str] = []
