@@ -9,6 +9,7 @@ import signal
 
 from atlas.catalog import Catalog, load_catalog, parse_catalog
 from atlas.catalog_topic import read_published
+from atlas.http_protocol import deadline_protocol
 from atlas.kafka_topics import ensure_topics
 from atlas.metrics import serve_metrics
 from atlas.settings import Settings, load_settings
@@ -49,7 +50,8 @@ def run_ingress(host: str, port: int) -> int:
         port=port,
         log_level="warning",
         timeout_keep_alive=30,
-        limit_concurrency=4096,
+        limit_concurrency=settings.max_connections,
+        http=deadline_protocol(settings.header_timeout_s),
     )
     return 0
 
@@ -80,7 +82,15 @@ def run_api(host: str, port: int) -> int:
         overrides_publisher=publisher,
         billing=StripeBilling.from_settings(settings),
     )
-    uvicorn.run(app, host=host, port=port, log_level="warning", timeout_keep_alive=30)
+    uvicorn.run(
+        app,
+        host=host,
+        port=port,
+        log_level="warning",
+        timeout_keep_alive=30,
+        limit_concurrency=settings.max_connections,
+        http=deadline_protocol(settings.header_timeout_s),
+    )
     return 0
 
 
