@@ -24,7 +24,7 @@ from starlette.routing import Route
 
 from api.openapi import openapi_document
 from atlas import metrics
-from atlas.http_errors import error_response
+from atlas.http_errors import ROUTING_ERRORS, error_response
 from atlas.settings import Settings
 from ingress.admission import admission_limit
 from ingress.publisher import Publisher, PublishError
@@ -152,6 +152,7 @@ def create_app(settings: Settings, publisher: Publisher | None = None) -> Starle
         )
 
     return Starlette(
+        exception_handlers=ROUTING_ERRORS,
         routes=[
             Route("/stripe/webhook", webhook, methods=["POST"]),
             Route("/healthz", healthz, methods=["GET"]),

@@ -1,7 +1,7 @@
-"""Hostile and odd webhooks beyond tests/test_ingress_rejects.py: a 10 MiB body (refused
-without buffering it), a replayed old request, events the worker cannot use (unknown type,
-no customer, unknown price) — each gets the documented answer and leaves the documented
-trace, nothing more."""
+"""Hostile and odd input beyond tests/test_ingress_rejects.py: a 10 MiB body (refused without
+buffering it), a replayed old request, events the worker cannot use (unknown type, no
+customer, unknown price), NUL characters Postgres cannot store (in a signed event, in API
+bodies) — each gets the documented answer and leaves the documented trace, nothing more."""
 
 from __future__ import annotations
 
@@ -17,12 +17,19 @@ from prometheus_client.parser import text_string_to_metric_families
 from ingress.signature import sign
 from tests import stripe_builders as build
 from tests.support.database import fetch_all
-from tests.support.kafka_reader import read_stripe_events_through
+from tests.support.kafka_reader import TopicReader, read_stripe_events_through
 from tests.support.pipeline import PRICES, WEBHOOK_SECRET, Pipeline
 from tests.support.polling import wait_for
 from tests.support.raw_http import RawConnection, request_head
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
+
+USES_STRIPE_API = True  # billing configured, so its requests get past 503 to validation
+PIPELINE_ENV = {
+    "ATLAS_CHECKOUT_SUCCESS_URL": "https://app.example.com/billing/success",
+    "ATLAS_CHECKOUT_CANCEL_URL": "https://app.example.com/pricing",
+    "ATLAS_PORTAL_RETURN_URL": "https://app.example.com/settings",
+}
 
 TEN_MIB = 10 * 1024 * 1024
 
@@ -35,13 +42,17 @@ def peak_rss_bytes(pid: int) -> int:
     raise AssertionError("no VmHWM in /proc/<pid>/status")
 
 
-def worker_count(pipeline: Pipeline, kind: str) -> float:
-    text = httpx.get(f"http://127.0.0.1:{pipeline.metrics_ports['worker']}/metrics").text
+def metric(pipeline: Pipeline, service: str, name: str, **labels: str) -> float:
+    text = httpx.get(f"http://127.0.0.1:{pipeline.metrics_ports[service]}/metrics").text
     for family in text_string_to_metric_families(text):
         for sample in family.samples:
-            if sample.name == "atlas_events_processed_total" and sample.labels == {"kind": kind}:
+            if sample.name == name and sample.labels == labels:
                 return sample.value
     return 0.0
+
+
+def worker_count(pipeline: Pipeline, kind: str) -> float:
+    return metric(pipeline, "worker", "atlas_events_processed_total", kind=kind)
 
 
 def ten_mib_event() -> bytes:
@@ -185,3 +196,54 @@ def test_an_unknown_price_is_acknowledged_and_flagged_on_the_free_tier(
     assert row["source_event_id"] == moved["id"]
     log = (pipeline.workdir / "worker.log").read_text()
     assert "price_nobody_sells" in log, "the worker logs an error naming the price"
+
+
+def test_a_nul_in_a_signed_event_does_not_stop_the_sink(pipeline: Pipeline) -> None:
+    """Postgres cannot store U+0000. A Stripe-signed event carrying one in a customer or user
+    id is accepted (Stripe signed it), but the record the sink cannot write is logged, counted
+    and skipped: every other customer's row still lands."""
+    start = int(time.time()) - 60
+    refused = metric(pipeline, "sink", "atlas_sink_rejected_records_total")
+    nul_customer = build.new_id("cus") + "\x00"
+    linked = build.new_id("cus")
+    for event in (
+        build.subscription_event("created", nul_customer, build.new_id("sub"), PRICES["pro"]),
+        build.checkout_completed(linked, build.new_id("sub"), "user\x00x", created=start),
+    ):
+        assert pipeline.post(event).status_code == 200
+    bystander = build.new_id("cus")
+    pipeline.post_ok(
+        build.subscription_event("created", bystander, build.new_id("sub"), PRICES["pro"])
+    )
+    pipeline.wait_row(bystander, plan="pro")
+    wait_for(
+        lambda: metric(pipeline, "sink", "atlas_sink_rejected_records_total") >= refused + 2,
+        30,
+        "both refused records counted",
+    )
+    assert pipeline.row(linked) is None
+    assert "Postgres refuses a record, skipped" in (pipeline.workdir / "sink.log").read_text()
+
+
+def test_the_api_refuses_nul_and_unprintable_ids_in_bodies(pipeline: Pipeline) -> None:
+    customer, user = build.new_id("cus"), build.new_id("user")
+    for event in build.subscribed(customer, user, PRICES["pro"], created=int(time.time()) - 60):
+        pipeline.post_ok(event)
+    pipeline.wait_row(customer, plan="pro", user_id=user)
+
+    bad = {"feature": "exports", "effect": "revoke", "reason": "looks fine\x00then not"}
+    answer = pipeline.api.post(f"/v1/users/{user}/overrides", json=bad)
+    assert answer.status_code == 400, answer.text
+    assert "NUL" in answer.json()["message"]
+    for user_id in ("user\x00x", "user\nx", " padded"):
+        answer = pipeline.api.post("/v1/billing/portal", json={"user_id": user_id})
+        assert (answer.status_code, answer.json()["error"]) == (400, "invalid_request")
+
+    good = {"feature": "exports", "effect": "revoke", "reason": "a sentinel"}
+    assert pipeline.api.post(f"/v1/users/{user}/overrides", json=good).status_code == 202
+    reader = TopicReader(pipeline.bootstrap, pipeline.topics.overrides)
+    try:
+        records = reader.read_until(lambda rs: any(b"a sentinel" in r.value for r in rs))
+    finally:
+        reader.close()
+    assert not [r for r in records if b"then not" in r.value], "the refused override went out"
