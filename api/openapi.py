@@ -235,7 +235,11 @@ def openapi_document() -> dict[str, Any]:
                             ("400", "bad or stale signature, or not a Stripe event"),
                             ("408", "body arrived too slowly"),
                             ("413", "body above 1 MiB"),
-                            ("503", "broker did not acknowledge; Stripe retries"),
+                            (
+                                "503",
+                                "broker did not acknowledge, or too many webhooks in flight; "
+                                "Stripe retries",
+                            ),
                         ),
                     },
                 }
