@@ -26,6 +26,7 @@ from starlette.routing import Route
 from api import queries
 from api.auth import Authenticator, Principal, Unauthenticated
 from api.billing_routes import get_invoices, post_checkout, post_portal
+from api.ids import valid_id
 from api.openapi import openapi_document
 from api.override_routes import get_overrides, post_override
 from api.representation import (
@@ -37,20 +38,15 @@ from api.representation import (
 )
 from api.stripe_billing import StripeBilling
 from atlas.catalog import Catalog, CatalogError, parse_catalog
-from atlas.http_errors import error_response
+from atlas.http_errors import ROUTING_ERRORS, error_response
 from ingress.publisher import Publisher
 
 log = logging.getLogger(__name__)
 
-MAX_ID_LENGTH = 256
 RETRY_AFTER_S = "5"
 CACHE_CONTROL = "private, no-cache"  # reuse only after revalidating with If-None-Match
 
 Handler = Callable[[Request, Principal], Awaitable[Response]]
-
-
-def _valid_id(value: str) -> bool:
-    return 0 < len(value) <= MAX_ID_LENGTH and value.isprintable() and value.strip() == value
 
 
 def _entitlements_response(request: Request, row: dict[str, Any]) -> Response:
@@ -96,7 +92,7 @@ def create_app(
 
     async def user_entitlements(request: Request, principal: Principal) -> Response:
         user_id = request.path_params["user_id"]
-        if not _valid_id(user_id):
+        if not valid_id(user_id):
             return error_response(400, "invalid_user_id", "user ids are 1-256 printable chars")
         if not principal.may_read_user(user_id):
             return error_response(403, "forbidden", "you may read only your own entitlements")
@@ -107,7 +103,7 @@ def create_app(
 
     async def customer_entitlements(request: Request, principal: Principal) -> Response:
         customer_id = request.path_params["customer_id"]
-        if not _valid_id(customer_id):
+        if not valid_id(customer_id):
             return error_response(400, "invalid_customer_id", "customer ids are 1-256 chars")
         row = await queries.row_for_customer(engine, customer_id)
         owner = row["user_id"] if row else None
@@ -134,7 +130,7 @@ def create_app(
         return JSONResponse(catalog_body(current), headers={"Cache-Control": CACHE_CONTROL})
 
     async def overrides(request: Request, principal: Principal) -> Response:
-        if not _valid_id(request.path_params["user_id"]):
+        if not valid_id(request.path_params["user_id"]):
             return error_response(400, "invalid_user_id", "user ids are 1-256 printable chars")
         if request.method == "GET":
             return await get_overrides(request, principal, engine)
@@ -151,7 +147,7 @@ def create_app(
         return await post_portal(request, principal, engine, billing)
 
     async def invoices(request: Request, principal: Principal) -> Response:
-        if not _valid_id(request.path_params["user_id"]):
+        if not valid_id(request.path_params["user_id"]):
             return error_response(400, "invalid_user_id", "user ids are 1-256 printable chars")
         return await get_invoices(request, principal, engine)
 
@@ -182,6 +178,7 @@ def create_app(
             await asyncio.to_thread(overrides_publisher.close)
 
     return Starlette(
+        exception_handlers=ROUTING_ERRORS,
         routes=[
             Route(
                 "/v1/users/{user_id:path}/entitlements",

@@ -15,6 +15,7 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 
 from api import queries
 from api.auth import Principal
+from api.ids import valid_id
 from api.json_body import BadBody, json_object
 from api.representation import iso_time, unknown_user
 from api.stripe_billing import BillingError, StripeBilling
@@ -47,6 +48,8 @@ def _user_of(principal: Principal, body: dict[str, Any]) -> str:
     user_id = body.get("user_id")
     if not user_id:
         raise BadRequest("a service must name the user: user_id")
+    if not valid_id(user_id):
+        raise BadRequest("user_id must be 1-256 printable characters")
     return str(user_id)
 
 

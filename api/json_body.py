@@ -31,4 +31,6 @@ def json_object(raw: bytes, allowed: Set[str], *, empty_ok: bool = False) -> dic
     unknown = sorted(set(body) - allowed)
     if unknown:
         raise BadBody(f"unknown fields {unknown}; allowed: {sorted(allowed)}")
+    if any(isinstance(value, str) and "\x00" in value for value in body.values()):
+        raise BadBody("strings must not contain NUL characters")  # Postgres cannot store them
     return body

@@ -59,6 +59,23 @@ _CATALOG = {
 }
 
 
+# What the ingress accepts as a Stripe event (schemas/stripe_event.py); anything else is 400.
+_STRIPE_EVENT = {
+    "type": "object",
+    "required": ["id", "type", "created", "data"],
+    "properties": {
+        "id": {"type": "string", "minLength": 1, "maxLength": 255},
+        "object": {"const": "event"},
+        "type": {"type": "string", "pattern": r"^[a-z0-9_]+(\.[a-z0-9_]+)+$"},
+        "created": {"type": "integer", "minimum": 0},
+        "data": {
+            "type": "object",
+            "required": ["object"],
+            "properties": {"object": {"type": "object"}},
+        },
+    },
+}
+
 _USER_ID = {"name": "user_id", "in": "path", "required": True, "schema": {"type": "string"}}
 
 _OVERRIDE_REQUEST = {
@@ -292,14 +309,21 @@ def openapi_document() -> dict[str, Any]:
                             "schema": {"type": "string"},
                         }
                     ],
-                    "requestBody": {"content": {"application/json": {"schema": {}}}},
+                    "requestBody": {
+                        "required": True,
+                        "content": {"application/json": {"schema": _STRIPE_EVENT}},
+                    },
                     "responses": {
                         "200": {"description": "the broker acknowledged the event"},
                         **_errors(
                             ("400", "bad or stale signature, or not a Stripe event"),
                             ("408", "body arrived too slowly"),
                             ("413", "body above 1 MiB"),
-                            ("503", "broker did not acknowledge; Stripe retries"),
+                            (
+                                "503",
+                                "broker did not acknowledge, or too many webhooks in flight; "
+                                "Stripe retries",
+                            ),
                         ),
                     },
                 }

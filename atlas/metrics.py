@@ -40,6 +40,9 @@ SINK_SECONDS = Histogram(
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
 )
 SINK_DB_ERRORS = Counter("atlas_sink_db_errors", "Failed Postgres writes (retried).")
+SINK_REJECTED = Counter(
+    "atlas_sink_rejected_records", "Records Postgres refuses as data (say a NUL), skipped."
+)
 
 
 def serve_metrics(settings: Settings) -> None:

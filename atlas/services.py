@@ -10,6 +10,7 @@ from typing import Any
 
 from atlas.catalog import Catalog, load_catalog, parse_catalog
 from atlas.catalog_topic import read_published
+from atlas.http_protocol import deadline_protocol
 from atlas.kafka_topics import ensure_topics
 from atlas.metrics import serve_metrics
 from atlas.settings import Settings, load_settings
@@ -39,11 +40,7 @@ def catalog_of(settings: Settings, document: CatalogDocument | None) -> Catalog:
 
 # uvloop and httptools when installed (Atlas depends on uvicorn[standard]); the benchmark's
 # reference endpoint (benchmarks/trivial_webhook.py) runs with the same options.
-INGRESS_UVICORN_OPTIONS: dict[str, Any] = {
-    "log_level": "warning",
-    "timeout_keep_alive": 30,
-    "limit_concurrency": 4096,
-}
+INGRESS_UVICORN_OPTIONS: dict[str, Any] = {"log_level": "warning", "timeout_keep_alive": 30}
 
 
 def run_ingress(host: str, port: int) -> int:
@@ -62,6 +59,8 @@ def run_ingress(host: str, port: int) -> int:
         create_app(settings, authenticator=authenticator),
         host=host,
         port=port,
+        limit_concurrency=settings.max_connections,
+        http=deadline_protocol(settings.header_timeout_s),
         **INGRESS_UVICORN_OPTIONS,
     )
     return 0
@@ -93,7 +92,15 @@ def run_api(host: str, port: int) -> int:
         overrides_publisher=publisher,
         billing=StripeBilling.from_settings(settings),
     )
-    uvicorn.run(app, host=host, port=port, log_level="warning", timeout_keep_alive=30)
+    uvicorn.run(
+        app,
+        host=host,
+        port=port,
+        log_level="warning",
+        timeout_keep_alive=30,
+        limit_concurrency=settings.max_connections,
+        http=deadline_protocol(settings.header_timeout_s),
+    )
     return 0
 
 

@@ -50,6 +50,9 @@ class Settings:
     portal_return_url: str | None = None
     metrics_port: int = 0  # worker and sink: GET /metrics here; 0 = off
     metrics_host: str = "127.0.0.1"
+    header_timeout_s: float = 10.0  # ingress, api: a request's headers must arrive by then
+    max_connections: int = 4096  # ingress, api: open connections before a plain 503
+    max_webhooks_in_flight: int = 256  # ingress: webhooks handled at once before 503
 
 
 def _split(raw: str) -> tuple[str, ...]:
@@ -85,6 +88,10 @@ def _optional_int(env: Mapping[str, str], name: str) -> int | None:
     if not raw.isdigit() or int(raw) < 1:
         raise SettingsError(f"{name} must be a whole number >= 1, got {raw!r}")
     return int(raw)
+
+
+def _whole_number(env: Mapping[str, str], name: str, default: int) -> int:
+    return _optional_int(env, name) or default
 
 
 def _price_ids(env: Mapping[str, str]) -> dict[str, tuple[str, ...]]:
@@ -193,4 +200,7 @@ def load_settings(
         portal_return_url=_url(env, "ATLAS_PORTAL_RETURN_URL"),
         metrics_port=_port(env, "ATLAS_METRICS_PORT"),
         metrics_host=env.get("ATLAS_METRICS_HOST", "127.0.0.1").strip() or "127.0.0.1",
+        header_timeout_s=_positive_number(env, "ATLAS_HEADER_TIMEOUT", 10.0),
+        max_connections=_whole_number(env, "ATLAS_MAX_CONNECTIONS", 4096),
+        max_webhooks_in_flight=_whole_number(env, "ATLAS_MAX_IN_FLIGHT", 256),
     )

@@ -26,9 +26,10 @@ from starlette.routing import Route
 from api.auth import Authenticator
 from api.openapi import openapi_document
 from atlas import metrics
-from atlas.http_errors import error_response
+from atlas.http_errors import ROUTING_ERRORS, error_response
 from atlas.settings import Settings
 from ingress.admin_routes import admin_routes
+from ingress.admission import admission_limit
 from ingress.publisher import Publisher, PublishError
 from ingress.signature import SignatureError, verify_signature
 from schemas.stripe_event import NotAStripeEvent, parse_event
@@ -41,6 +42,7 @@ MAX_BODY_BYTES = 1024 * 1024
 BODY_READ_TIMEOUT_S = 10.0
 RETRY_AFTER_S = "5"
 MAX_CLOCK_SKEW_S = 86_400  # an event "created" further ahead than this is not from Stripe
+_CLOSE = {"Connection": "close"}  # the rest of an unread body is not worth reading
 
 
 class BodyTooLarge(Exception):
@@ -102,9 +104,11 @@ def create_app(
         try:
             body = await _read_body(request)
         except BodyTooLarge:
-            return error_response(413, "body_too_large", f"body exceeds {MAX_BODY_BYTES} bytes")
+            return error_response(
+                413, "body_too_large", f"body exceeds {MAX_BODY_BYTES} bytes", **_CLOSE
+            )
         except TimeoutError:
-            return error_response(408, "body_timeout", "request body arrived too slowly")
+            return error_response(408, "body_timeout", "request body arrived too slowly", **_CLOSE)
         try:
             verify_signature(body, request.headers.get("stripe-signature"), secrets)
             event = parse_event(body)
@@ -160,6 +164,7 @@ def create_app(
         )
 
     return Starlette(
+        exception_handlers=ROUTING_ERRORS,
         routes=[
             Route("/stripe/webhook", webhook, methods=["POST"]),
             Route("/healthz", healthz, methods=["GET"]),
@@ -169,4 +174,5 @@ def create_app(
             *admin_routes(settings, authenticator, engine),
         ],
         lifespan=lifespan,
+        middleware=[admission_limit("/stripe/webhook", settings.max_webhooks_in_flight)],
     )

@@ -4,7 +4,9 @@
 At-least-once: offsets are committed only after the batch's transaction committed. While
 Postgres is unreachable the batch is retried with exponential backoff (up to 30 s between
 tries) and nothing is committed, so nothing is lost; writes are idempotent, so a batch written
-twice changes nothing.
+twice changes nothing. A record Postgres refuses as data (a NUL in a text, say) would fail every
+retry and stop the sink for everyone: it is logged, counted and skipped, and the rest of its
+batch is written.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from dataclasses import dataclass, field
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord
 from aiokafka.errors import CommitFailedError
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DataError, DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from atlas import metrics
@@ -45,6 +47,20 @@ class Batch:
     invoices: list[InvoiceRecord] = field(default_factory=list)
     catalogs: list[CatalogDocument] = field(default_factory=list)
     overrides: list[Override] = field(default_factory=list)
+
+    def singles(self) -> list[Batch]:
+        """One batch per record, in order within each table."""
+        return [
+            *(Batch(entitlements=[record]) for record in self.entitlements),
+            *(Batch(invoices=[record]) for record in self.invoices),
+            *(Batch(catalogs=[record]) for record in self.catalogs),
+            *(Batch(overrides=[record]) for record in self.overrides),
+        ]
+
+
+def _reason(refusal: DataError) -> str:
+    """Postgres's reason, without the statement or its parameters (they hold the data)."""
+    return str(refusal.orig).splitlines()[0] if refusal.orig is not None else "DataError"
 
 
 class PostgresSink:
@@ -95,23 +111,30 @@ class PostgresSink:
                 )
         return batch
 
+    async def _transaction(self, batch: Batch) -> None:
+        started = time.perf_counter()
+        async with self.engine.begin() as connection:
+            written = {
+                "subscriptions": await upsert_subscriptions(connection, batch.entitlements),
+                "invoices": await upsert_invoices(connection, batch.invoices),
+                "catalogs": await insert_catalogs(connection, batch.catalogs),
+                "overrides": await insert_overrides(connection, batch.overrides),
+            }
+        metrics.SINK_SECONDS.observe(time.perf_counter() - started)
+        for table, rows in written.items():
+            self.counts[table] += rows
+            metrics.SINK_ROWS.labels(table).inc(rows)
+
     async def _write(self, batch: Batch, stop: asyncio.Event) -> bool:
         backoff = 0.5
         while not stop.is_set():
             try:
-                started = time.perf_counter()
-                async with self.engine.begin() as connection:
-                    written = {
-                        "subscriptions": await upsert_subscriptions(connection, batch.entitlements),
-                        "invoices": await upsert_invoices(connection, batch.invoices),
-                        "catalogs": await insert_catalogs(connection, batch.catalogs),
-                        "overrides": await insert_overrides(connection, batch.overrides),
-                    }
-                metrics.SINK_SECONDS.observe(time.perf_counter() - started)
-                for table, rows in written.items():
-                    self.counts[table] += rows
-                    metrics.SINK_ROWS.labels(table).inc(rows)
+                await self._transaction(batch)
                 return True
+            except DataError as exc:
+                # Postgres refuses the data itself (a NUL in a text, say): retrying the batch
+                # cannot help, so find the records it refuses and write the others.
+                return await self._write_each(batch, exc, stop)
             except (OperationalError, DBAPIError, OSError) as exc:
                 self.counts["db_errors"] += 1
                 metrics.SINK_DB_ERRORS.inc()
@@ -124,6 +147,18 @@ class PostgresSink:
                     pass
                 backoff = min(backoff * 2, MAX_BACKOFF_S)
         return False
+
+    async def _write_each(self, batch: Batch, refusal: DataError, stop: asyncio.Event) -> bool:
+        singles = batch.singles()
+        if len(singles) == 1:
+            self.counts["rejected"] += 1
+            metrics.SINK_REJECTED.inc()
+            log.error("Postgres refuses a record, skipped: %s", _reason(refusal))
+            return True
+        for single in singles:
+            if not await self._write(single, stop):
+                return False
+        return True
 
     async def run(self, stop: asyncio.Event) -> None:
         consumer = self._consumer()

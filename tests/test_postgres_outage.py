@@ -6,39 +6,18 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
-from sqlalchemy.engine import make_url
 
-from atlas.embedded import free_port
 from tests import stripe_builders as build
 from tests.support.database import fetch_all
 from tests.support.pipeline import PRICES, Pipeline
 from tests.support.polling import wait_for
-from tests.support.tcp_proxy import TcpProxy
+from tests.support.tcp_proxy import TcpProxy, proxied
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
 
 OUTAGE_S = 30
-DEFAULT_PG_PORT = 5432
-
-
-def proxied(database_url: str, workdir: Path) -> tuple[TcpProxy, str]:
-    """A proxy in front of the database, and the URL that goes through it."""
-    url = make_url(database_url)
-    socket_dir = url.query.get("host")
-    port = url.port or DEFAULT_PG_PORT
-    if isinstance(socket_dir, str) and socket_dir.startswith("/"):
-        listen_dir = workdir / "pg-proxy"
-        listen_dir.mkdir()
-        proxy = TcpProxy(str(listen_dir / f".s.PGSQL.{port}"), f"{socket_dir}/.s.PGSQL.{port}")
-        through = url.update_query_dict({"host": str(listen_dir)})
-    else:
-        listen = free_port()
-        proxy = TcpProxy(listen, port)
-        through = url.set(host="127.0.0.1", port=listen)
-    return proxy.start(), through.render_as_string(hide_password=False)
 
 
 @pytest.fixture(scope="module")

@@ -76,3 +76,22 @@ def test_v0_alone_is_not_enough() -> None:
     with pytest.raises(SignatureError) as error:
         verify_signature(BODY, f"{timestamp},v0={v1[3:]}", (SECRET.encode(),))
     assert error.value.reason == "malformed_signature"
+
+
+def test_several_v1_entries_none_valid_is_refused() -> None:
+    timestamp = sign(BODY, SECRET).split(",")[0]
+    forged = ",".join([timestamp, *(f"v1={digit * 64}" for digit in "0123456789abcdef")])
+    with pytest.raises(SignatureError) as error:
+        verify_signature(BODY, forged, (SECRET.encode(),))
+    assert error.value.reason == "invalid_signature"
+
+
+def test_a_second_timestamp_cannot_refresh_an_old_signature() -> None:
+    """A replayed header with a fresh ``t=`` appended: the signature covers the timestamp
+    that is checked, so an old signature cannot be made current."""
+    now = 1_800_000_000
+    old = sign(BODY, SECRET, timestamp=now - 3600)
+    for header in (f"{old},t={now}", f"t={now},{old}"):
+        with pytest.raises(SignatureError) as error:
+            verify_signature(BODY, header, (SECRET.encode(),), now=now)
+        assert error.value.reason in ("invalid_signature", "stale_timestamp")

@@ -8,9 +8,15 @@ import asyncio
 import contextlib
 import threading
 from collections.abc import Coroutine
+from pathlib import Path
 from typing import Any
 
+from sqlalchemy.engine import make_url
+
+from atlas.embedded import free_port
+
 Address = int | str  # a TCP port on 127.0.0.1, or a unix socket path
+DEFAULT_PG_PORT = 5432
 
 
 class TcpProxy:
@@ -76,3 +82,20 @@ class TcpProxy:
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(5)
         self._loop.close()
+
+
+def proxied(database_url: str, workdir: Path) -> tuple[TcpProxy, str]:
+    """A proxy in front of the database, and the URL that goes through it."""
+    url = make_url(database_url)
+    socket_dir = url.query.get("host")
+    port = url.port or DEFAULT_PG_PORT
+    if isinstance(socket_dir, str) and socket_dir.startswith("/"):
+        listen_dir = workdir / "pg-proxy"
+        listen_dir.mkdir()
+        proxy = TcpProxy(str(listen_dir / f".s.PGSQL.{port}"), f"{socket_dir}/.s.PGSQL.{port}")
+        through = url.update_query_dict({"host": str(listen_dir)})
+    else:
+        listen = free_port()
+        proxy = TcpProxy(listen, port)
+        through = url.set(host="127.0.0.1", port=listen)
+    return proxy.start(), through.render_as_string(hide_password=False)
