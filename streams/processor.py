@@ -31,9 +31,10 @@ VERSION_SECONDS_SHIFT = 20
 
 
 def content_version(state: CustomerState) -> int:
-    """A version that depends only on which inputs were folded, not on their order:
-    ``latest input second << 20 + inputs folded``. Rebuilding a customer from the same events
-    and overrides (``atlas replay``) therefore gives the same versions."""
+    """``latest input second << 20 + inputs folded``: it grows with every input folded, and
+    folding the same inputs in the same order (``atlas replay`` reads the log in its order)
+    gives the same versions. In another order the final version can differ, since a state's
+    version moves only with inputs that change it (README, "Ordering rule")."""
     return (state.latest_input_second << VERSION_SECONDS_SHIFT) + state.inputs_seen
 
 
