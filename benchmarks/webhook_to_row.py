@@ -2,7 +2,8 @@
 
 Prints, in one run on one machine:
 
-1. acknowledged webhooks per second for one ingress process under a concurrent load of
+1. acknowledged webhooks per second for one ingress process (worker and sink stopped, then
+   with the whole pipeline running) under a concurrent load of
    distinct signed events (driven by wrk: ``apt-get install wrk``; a Python client would
    measure itself), with p50/p99 acknowledgement latency; and the same load against a trivial
    Starlette endpoint served with the same uvicorn options (``benchmarks/trivial_webhook.py``):
@@ -247,30 +248,44 @@ def _measure_atlas(
     asyncio.run(_post_all(pipeline.url, warm, 8))
     _wait_rows(pipeline, "warm", len(warm), "warm-up")
 
-    started = time.perf_counter()
-    load = _wrk(f"{pipeline.url}/stripe/webhook", script, args.seconds, args.connections)
-    distinct = min(int(load["requests"]), args.events)
-    _wait_rows(pipeline, "load", distinct, load)
-    committed = distinct / (time.perf_counter() - started)
+    # The ingress alone (worker and sink stopped): its own rate, as the reference's.
+    pipeline.stop_service("worker")
+    pipeline.stop_service("sink")
+    alone = _wrk(f"{pipeline.url}/stripe/webhook", script, args.seconds, args.connections)
     print(
-        f"Atlas ingress, {args.connections} connections: {_describe(load)} = "
-        f"{load['per_s'] / reference['per_s']:.0%} of the trivial endpoint"
+        f"Atlas ingress alone, {args.connections} connections: {_describe(alone)} = "
+        f"{alone['per_s'] / reference['per_s']:.0%} of the trivial endpoint"
     )
+    paced = Path(work) / "paced.lua"
+    connections = max(1, round(args.rate / 50))  # a request per 15 ms + its latency on each
+    _wrk_script(_bodies(args.rate * args.seconds + 100, "paced"), paced, delay_ms=15)
+    steady = _wrk(f"{pipeline.url}/stripe/webhook", paced, args.seconds, connections)
+    print(f"Atlas ingress alone at a fixed pace ({connections} connections): {_describe(steady)}")
+
+    pipeline.start_service("worker")
+    pipeline.start_service("sink")
+    _wait_rows(pipeline, "load", min(int(alone["requests"]), args.events), alone)
+    paced_rows = min(int(steady["requests"]), args.rate * args.seconds + 100)
+    _wait_rows(pipeline, "paced", paced_rows, steady)
+
+    # Everything running: fresh events from first POST to the last committed row.
+    fresh = Path(work) / "fresh.lua"
+    _wrk_script(_bodies(args.events, "fresh"), fresh)
+    started = time.perf_counter()
+    load = _wrk(f"{pipeline.url}/stripe/webhook", fresh, args.seconds, args.connections)
+    distinct = min(int(load["requests"]), args.events)
+    _wait_rows(pipeline, "fresh", distinct, load)
+    committed = distinct / (time.perf_counter() - started)
+    print(f"Atlas ingress with the pipeline running: {_describe(load)}")
     print(
         f"Atlas end to end: {committed:,.0f} distinct webhooks/s from first POST to last "
         f"committed row ({distinct:,} rows)"
     )
     if peer is not None:
         print(
-            f"against stripe-sync-engine: acknowledged {load['per_s'] / peer['per_s']:.1f}x, "
-            f"committed rows {committed / peer['per_s']:.1f}x its rate"
+            f"against stripe-sync-engine: acknowledged {alone['per_s'] / peer['per_s']:.1f}x "
+            f"(ingress alone), committed rows {committed / peer['per_s']:.1f}x its rate"
         )
-
-    paced = Path(work) / "paced.lua"
-    connections = max(1, round(args.rate / 100))  # each connection: a request per ~10 ms
-    _wrk_script(_bodies(args.rate * args.seconds + 100, "paced"), paced, delay_ms=10)
-    steady = _wrk(f"{pipeline.url}/stripe/webhook", paced, args.seconds, connections)
-    print(f"Atlas ingress at a fixed pace ({connections} connections): {_describe(steady)}")
 
     single: list[float] = []
     for customer, body in _bodies(30, "single"):
