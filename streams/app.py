@@ -34,6 +34,7 @@ from schemas.topics import (
     EVENT_ID_HEADER,
     Topics,
 )
+from streams.at_least_once import AckedHeadTransport, SeekFirstTableManager
 from streams.customer_records import CustomerRecord
 from streams.processor import CustomerProcessor, Outcome
 from streams.stall_watchdog import StallWatchdog
@@ -73,8 +74,10 @@ def create_app(settings: Settings, catalog: Catalog, app_id: str) -> faust.App:
         broker_commit_interval=1.0,
         consumer_max_fetch_size=8 * 1024 * 1024,
         recovery_consistency_check=settings.recovery_consistency_check,
+        TableManager=SeekFirstTableManager,  # no input skipped on a restart (at_least_once.py)
         **producer_batch,
     )
+    app.transport = AckedHeadTransport(app.conf.broker_consumer, app)  # nor committed over
     inputs = app.topic(
         topics.stripe_events,
         topics.timers,
