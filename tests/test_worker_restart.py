@@ -61,12 +61,7 @@ def restart_keeps_state(pipeline: Pipeline, stop_signal: int) -> None:
         pipeline.wait_row(customer, status="past_due")
 
     pipeline.stop_service("worker", stop_signal)
-    pipeline.start_service("worker")
-    # Events posted while the new worker starts up are the known defect in the README
-    # ("Restarts"); this test posts once the restarted worker has processed a sentinel.
-    sentinel = build.new_id("cus")
-    pipeline.post_ok(build.subscription_event("created", sentinel, "sub_s", PRICES["pro"]))
-    pipeline.wait_row(sentinel, plan="pro", timeout_s=60)
+    pipeline.start_service("worker")  # the events below arrive while it starts
 
     # Only folded state can tell that this late 'advisory' snapshot is older than what the
     # customer already has: a worker that lost its table would switch them to advisory.
