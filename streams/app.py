@@ -3,7 +3,12 @@
 
 At-least-once: Faust commits an input offset only after the agent has processed it, so a crash
 replays a few events; the fold drops duplicates by event id and every register is
-last-writer-wins, so a replayed event changes nothing and emits nothing.
+last-writer-wins, so a replayed event changes nothing. A replayed input can also be all that is
+left of messages that never went out: the table write of a worker killed mid-event can reach
+the broker before its messages. So when an input the record already holds (a duplicate event
+or override, a tick no longer due, a catalog notice already applied) meets a record another
+process announced, the record's state is announced again (``CustomerProcessor.announce_again``;
+same versions, so the sink and consumers ignore what they already have).
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+import uuid
 from collections import Counter
 from collections.abc import Mapping
 from typing import Any
@@ -26,7 +32,7 @@ from atlas.partition_reader import partition_of
 from atlas.settings import Settings
 from schemas.catalog_document import CatalogDocument
 from schemas.overrides import Override
-from schemas.stripe_event import NotAStripeEvent, event_from_mapping
+from schemas.stripe_event import NotAStripeEvent, StripeEvent, event_from_mapping
 from schemas.topics import (
     DLQ_AT_HEADER,
     DLQ_REASON_HEADER,
@@ -112,8 +118,19 @@ def create_app(settings: Settings, catalog: Catalog, app_id: str) -> faust.App:
             counts["send_failed"] += 1
             log.error("an output message was not delivered: %r", future.exception())
 
-    async def emit(key: bytes, outcome: Outcome) -> None:
-        table[key.decode()] = outcome.record.to_dict()
+    writer = uuid.uuid4().hex  # this process, in the records it announced
+
+    async def emit(
+        key: bytes, outcome: Outcome, replayed: bool = False, event: StripeEvent | None = None
+    ) -> None:
+        """Write the record and send the messages. ``replayed``: an input the record already
+        holds, so possibly the replay of one whose messages an earlier process never sent."""
+        record = outcome.record
+        if replayed and record.writer != writer:
+            processor.announce_again(outcome, event)
+        if outcome.messages:
+            record.writer = writer
+        table[key.decode()] = record.to_dict()
         for topic, value in outcome.messages:
             if topic == topics.entitlement_changes:
                 metrics.CHANGES.inc()
@@ -157,7 +174,7 @@ def create_app(settings: Settings, catalog: Catalog, app_id: str) -> faust.App:
                 )
             else:
                 outcome = processor.on_fetched_entitlements(outcome, keys, event, int(time.time()))
-        await emit(key, outcome)
+        await emit(key, outcome, fold.duplicate, event)
 
     async def on_tick(key: bytes) -> None:
         stored = table.get(key.decode())
@@ -165,6 +182,8 @@ def create_app(settings: Settings, catalog: Catalog, app_id: str) -> faust.App:
             return
         record = CustomerRecord.from_dict(stored)
         if record.due_at is None or record.due_at > time.time():
+            if record.writer != writer:  # a replayed tick: its change may never have left
+                await emit(key, Outcome(record=record), replayed=True)
             return
         count("timer")
         await emit(key, processor.on_tick(record, int(time.time())))
@@ -197,6 +216,7 @@ def create_app(settings: Settings, catalog: Catalog, app_id: str) -> faust.App:
 
     async def on_catalog(partition: int, document: CatalogDocument) -> None:
         """Re-derive every customer of ``partition``: changes go out only where access did."""
+        replayed = document.version == processor.catalog.version  # may be: applied already
         if document.version < processor.catalog.version or not switch_catalog(document):
             return
         now = int(time.time())
@@ -207,7 +227,8 @@ def create_app(settings: Settings, catalog: Catalog, app_id: str) -> faust.App:
             stored = table.get(name)
             if stored is not None:
                 count("catalog_rederived")
-                await emit(key, processor.on_catalog_change(CustomerRecord.from_dict(stored), now))
+                outcome = processor.on_catalog_change(CustomerRecord.from_dict(stored), now)
+                await emit(key, outcome, replayed)
 
     async def on_timers_record(event: EventT[Any], key: bytes) -> None:
         try:
@@ -234,8 +255,9 @@ def create_app(settings: Settings, catalog: Catalog, app_id: str) -> faust.App:
             return
         stored = table.get(override.customer_id)
         record = CustomerRecord.from_dict(stored) if stored else None
+        replayed = record is not None and override.override_id in record.state.seen_event_ids
         count("override")
-        await emit(key, processor.on_override(record, override, int(time.time())))
+        await emit(key, processor.on_override(record, override, int(time.time())), replayed)
 
     dead_letters = app.topic(topics.dead_letters, key_serializer="raw", value_serializer="raw")
 
