@@ -93,7 +93,12 @@ _CHANGE_FIELDS = EntitlementChange.__slots__
 
 
 def change_between(previous: Entitlements | None, current: Entitlements) -> EntitlementChange:
-    before = set(previous.features) if previous else set()
+    return change_from(previous.features if previous else (), current)
+
+
+def change_from(features_before: tuple[str, ...], current: Entitlements) -> EntitlementChange:
+    """The change to ``current`` from access to ``features_before``."""
+    before = set(features_before)
     after = set(current.features)
     return EntitlementChange(
         customer_id=current.customer_id,

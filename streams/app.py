@@ -3,13 +3,19 @@
 
 At-least-once: Faust commits an input offset only after the agent has processed it, so a crash
 replays a few events; the fold drops duplicates by event id and every register is
-last-writer-wins, so a replayed event changes nothing and emits nothing.
+last-writer-wins, so a replayed event changes nothing. A replayed input can also be all that is
+left of messages that never went out: the table write of a worker killed mid-event can reach
+the broker before its messages. So when an input the record already holds (a duplicate event
+or override, a tick no longer due, a catalog notice already applied) meets a record another
+process announced, the record's state is announced again (``CustomerProcessor.announce_again``;
+same versions, so the sink and consumers ignore what they already have).
 """
 
 from __future__ import annotations
 
 import logging
 import time
+import uuid
 from collections import Counter
 from collections.abc import Mapping
 from typing import Any
@@ -25,7 +31,7 @@ from atlas.partition_reader import partition_of
 from atlas.settings import Settings
 from schemas.catalog_document import CatalogDocument
 from schemas.overrides import Override
-from schemas.stripe_event import NotAStripeEvent, event_from_mapping
+from schemas.stripe_event import NotAStripeEvent, StripeEvent, event_from_mapping
 from schemas.topics import (
     DLQ_AT_HEADER,
     DLQ_REASON_HEADER,
@@ -33,6 +39,7 @@ from schemas.topics import (
     EVENT_ID_HEADER,
     Topics,
 )
+from streams.at_least_once import AckedHeadTransport, SeekFirstTableManager
 from streams.customer_records import CustomerRecord
 from streams.customer_table import CustomerTable
 from streams.output_producer import OutputProducer, flush_before_commits
@@ -74,8 +81,10 @@ def create_app(settings: Settings, catalog: Catalog, app_id: str) -> faust.App:
         broker_commit_interval=1.0,
         consumer_max_fetch_size=8 * 1024 * 1024,
         recovery_consistency_check=settings.recovery_consistency_check,
+        TableManager=SeekFirstTableManager,  # no input skipped on a restart (at_least_once.py)
         **producer_batch,
     )
+    app.transport = AckedHeadTransport(app.conf.broker_consumer, app)  # nor committed over
     inputs = app.topic(
         topics.stripe_events,
         topics.timers,
@@ -93,15 +102,14 @@ def create_app(settings: Settings, catalog: Catalog, app_id: str) -> faust.App:
     flush_before_commits(app.producer, changelog, outputs)
     timer_topic = app.topic(topics.timers, key_serializer="raw", value_serializer="raw")
     # str keys and JSON values: Faust ignores a raw table schema, and recovery then fails.
-    table = app.tables.add(
-        CustomerTable(
-            app,
-            name=TABLE_NAME,
-            default=None,
-            partitions=settings.topic_partitions,
-            beacon=app.tables.beacon,
-        )
+    table = CustomerTable(
+        app,
+        name=TABLE_NAME,
+        default=None,
+        partitions=settings.topic_partitions,
+        beacon=app.tables.beacon,
     )
+    app.tables.add(table)
     table.attach(changelog)
     processor = CustomerProcessor(catalog, topics)
     metrics.CATALOG_VERSION.set(catalog.version)
@@ -112,8 +120,19 @@ def create_app(settings: Settings, catalog: Catalog, app_id: str) -> faust.App:
         counts[kind] += 1
         metrics.EVENTS.labels(kind).inc()
 
-    def emit(key: bytes, outcome: Outcome) -> None:
-        table[key.decode()] = outcome.record.to_dict()
+    writer = uuid.uuid4().hex  # this process, in the records it announced
+
+    def emit(
+        key: bytes, outcome: Outcome, replayed: bool = False, event: StripeEvent | None = None
+    ) -> None:
+        """Write the record and send the messages. ``replayed``: an input the record already
+        holds, so possibly the replay of one whose messages an earlier process never sent."""
+        record = outcome.record
+        if replayed and record.writer != writer:
+            processor.announce_again(outcome, event)
+        if outcome.messages:
+            record.writer = writer
+        table[key.decode()] = record.to_dict()
         for topic, value in outcome.messages:
             if topic == topics.entitlement_changes:
                 metrics.CHANGES.inc()
@@ -156,7 +175,7 @@ def create_app(settings: Settings, catalog: Catalog, app_id: str) -> faust.App:
                 )
             else:
                 outcome = processor.on_fetched_entitlements(outcome, keys, event, int(time.time()))
-        emit(key, outcome)
+        emit(key, outcome, fold.duplicate, event)
 
     async def on_tick(key: bytes) -> None:
         stored = table.get(key.decode())
@@ -164,6 +183,8 @@ def create_app(settings: Settings, catalog: Catalog, app_id: str) -> faust.App:
             return
         record = CustomerRecord.from_dict(stored)
         if record.due_at is None or record.due_at > time.time():
+            if record.writer != writer:  # a replayed tick: its change may never have left
+                emit(key, Outcome(record=record), replayed=True)
             return
         count("timer")
         emit(key, processor.on_tick(record, int(time.time())))
@@ -196,6 +217,7 @@ def create_app(settings: Settings, catalog: Catalog, app_id: str) -> faust.App:
 
     async def on_catalog(partition: int, document: CatalogDocument) -> None:
         """Re-derive every customer of ``partition``: changes go out only where access did."""
+        replayed = document.version == processor.catalog.version  # may be: applied already
         if document.version < processor.catalog.version or not switch_catalog(document):
             return
         now = int(time.time())
@@ -206,7 +228,8 @@ def create_app(settings: Settings, catalog: Catalog, app_id: str) -> faust.App:
             stored = table.get(name)
             if stored is not None:
                 count("catalog_rederived")
-                emit(key, processor.on_catalog_change(CustomerRecord.from_dict(stored), now))
+                outcome = processor.on_catalog_change(CustomerRecord.from_dict(stored), now)
+                emit(key, outcome, replayed)
 
     async def on_timers_record(event: EventT[Any], key: bytes) -> None:
         try:
@@ -233,8 +256,9 @@ def create_app(settings: Settings, catalog: Catalog, app_id: str) -> faust.App:
             return
         stored = table.get(override.customer_id)
         record = CustomerRecord.from_dict(stored) if stored else None
+        replayed = record is not None and override.override_id in record.state.seen_event_ids
         count("override")
-        emit(key, processor.on_override(record, override, int(time.time())))
+        emit(key, processor.on_override(record, override, int(time.time())), replayed)
 
     dead_letters = app.topic(topics.dead_letters, key_serializer="raw", value_serializer="raw")
 

@@ -24,4 +24,4 @@ def use_fetch_max_wait(milliseconds: int) -> None:
         consumer._fetch_max_wait_ms = milliseconds  # read by AIOKafkaConsumer.start()
         return consumer
 
-    AIOKafkaConsumerThread._create_worker_consumer = create_worker_consumer
+    AIOKafkaConsumerThread._create_worker_consumer = create_worker_consumer  # type: ignore[method-assign,assignment]

@@ -80,7 +80,9 @@ class OutputProducer:
         if error is not None:
             self._failures.append(error.str())
         else:
-            self._delivered[(message.topic(), message.partition())] = message.offset()
+            topic, partition, offset = message.topic(), message.partition(), message.offset()
+            if topic is not None and partition is not None and offset is not None:
+                self._delivered[(topic, partition)] = offset
 
     def on_flushed(self, listener: Callable[[dict[tuple[str, int], int]], None]) -> None:
         """Call ``listener`` with the last delivered offset per partition after each flush

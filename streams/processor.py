@@ -10,7 +10,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from atlas.catalog import Catalog
-from schemas.entitlements import change_between
+from schemas.entitlements import change_between, change_from
 from schemas.overrides import Override
 from schemas.stripe_event import StripeEvent
 from schemas.subscription_state import CustomerState
@@ -24,6 +24,7 @@ from streams.fold import (
     apply_override,
     fold,
 )
+from streams.stripe_objects import invoice_record
 
 log = logging.getLogger(__name__)
 
@@ -94,6 +95,27 @@ class CustomerProcessor:
         self._emit_if_changed(outcome, now, record.due_at or now)
         return outcome
 
+    def announce_again(self, outcome: Outcome, event: StripeEvent | None = None) -> None:
+        """When ``outcome`` announces nothing itself, give it the messages that announced its
+        record's current state (and ``event``'s invoice) once more: the same bytes and
+        versions, which the sink and consumers (version rule) ignore when they have them.
+
+        For a record an earlier worker process wrote: its table write can reach the broker
+        before its messages do, so a worker killed in between leaves a record whose
+        announcement never left, and the replayed input is then a duplicate that announces
+        nothing (README, "Restarts")."""
+        if outcome.messages:
+            return
+        invoice = invoice_record(event) if event and event.type.startswith("invoice.") else None
+        if invoice is not None:
+            outcome.messages.append((self.topics.invoices, invoice.to_json()))
+        record = outcome.record
+        if record.emitted is not None:
+            change = change_from(record.features_before, record.emitted)
+            outcome.messages.append((self.topics.subscriptions, _public_state(record.state)))
+            outcome.messages.append((self.topics.entitlements, record.emitted.to_json()))
+            outcome.messages.append((self.topics.entitlement_changes, change.to_json()))
+
     def _after_change(self, outcome: Outcome, changed: bool, second: int, now: int) -> Outcome:
         """When the state changed: a new version, the state published, entitlements re-derived
         (and announced only if they changed)."""
@@ -134,6 +156,7 @@ class CustomerProcessor:
                 extra={"customer_id": candidate.customer_id, "event_id": candidate.source_event_id},
             )
         change = change_between(record.emitted, candidate)
+        record.features_before = record.emitted.features if record.emitted else ()
         record.emitted = candidate
         outcome.messages.append((self.topics.entitlements, candidate.to_json()))
         outcome.messages.append((self.topics.entitlement_changes, change.to_json()))

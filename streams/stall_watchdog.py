@@ -1,13 +1,13 @@
 """Re-read a partition whose committed offset stopped moving while records wait behind it.
 
-Seen on a restarted worker (tansu, a few restarts in a hundred): a partition's committed offset
-never moved again. The suspected cause is that Faust resumes stream partitions just before
-seeking them to their committed offsets, so a fetch in that window can leave messages neither
-processed nor acknowledged (see README, "Restarts"). A healthy worker commits every second
-while it has work, so an offset that sits still for ``stall_after_s`` with records beyond it
-is stuck; seeking back to it re-delivers everything uncommitted. Processing is idempotent, so
-re-reading is always safe. Each check also reports every input partition's lag (the
-``atlas_consumer_lag`` metric).
+Faust stops committing a partition when a record in it was fetched but never processed: it
+waits for that record forever. Restarts used to cause that (fixed in
+``streams/at_least_once.py``, which also turns any such gap into this stall instead of a
+commit over it); this watchdog is the safety net for whatever else might. A healthy worker
+commits every second while it has work, so an offset that sits still for ``stall_after_s`` with
+records beyond it is stuck; seeking back to it re-delivers everything uncommitted. Processing
+is idempotent, so re-reading is always safe. Each check also reports every input partition's
+lag (the ``atlas_consumer_lag`` metric).
 """
 
 from __future__ import annotations
