@@ -100,7 +100,13 @@ def test_atlas_dev_end_to_end(tmp_path: Path) -> None:
         assert f"http://127.0.0.1:{port}/admin" in text
     finally:
         dev.send_signal(signal.SIGINT)
-        code = dev.wait(60)
+        try:
+            code = dev.wait(120)  # its children get 10 s, then Postgres and the broker stop
+        except subprocess.TimeoutExpired:
+            dev.kill()
+            dev.wait()
+            raise AssertionError(f"atlas dev still running 120 s after Ctrl-C:\n"
+                                 f"{output.read_text()[-3000:]}") from None  # fmt: skip
     assert code == 0, output.read_text()[-3000:]
     time.sleep(0.5)
     leftovers = subprocess.run(["pgrep", "-f", f"--port {port}"], capture_output=True, text=True)
