@@ -93,7 +93,11 @@ def _interrupt(_signum: int, _frame: object) -> None:
 
 
 def run_dev(host: str, port: int, api_port: int) -> int:
+    # Both stop everything. SIGINT is set too: a process started in the background by a
+    # non-interactive shell (CI runners, `cmd &`) inherits SIGINT ignored, and Ctrl-C or
+    # `kill -INT` would then do nothing.
     signal.signal(signal.SIGTERM, _interrupt)
+    signal.signal(signal.SIGINT, _interrupt)
     env = dict(os.environ)
     state_dir = Path(env.get("ATLAS_DEV_DIR", ".atlas"))
     state_dir.mkdir(parents=True, exist_ok=True)
