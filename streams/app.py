@@ -8,7 +8,8 @@ left of messages that never went out: the table write of a worker killed mid-eve
 the broker before its messages. So when an input the record already holds (a duplicate event
 or override, a tick no longer due, a catalog notice already applied) meets a record another
 process announced, the record's state is announced again (``CustomerProcessor.announce_again``;
-same versions, so the sink and consumers ignore what they already have).
+same versions, so the sink and consumers ignore what they already have); a replayed invoice
+event sends its invoice record again.
 """
 
 from __future__ import annotations
@@ -128,8 +129,8 @@ def create_app(settings: Settings, catalog: Catalog, app_id: str) -> faust.App:
         """Write the record and send the messages. ``replayed``: an input the record already
         holds, so possibly the replay of one whose messages an earlier process never sent."""
         record = outcome.record
-        if replayed and record.writer != writer:
-            processor.announce_again(outcome, event)
+        if replayed:
+            processor.announce_again(outcome, event, record_too=record.writer != writer)
         if outcome.messages:
             record.writer = writer
         table[key.decode()] = record.to_dict()

@@ -12,14 +12,15 @@ faust-streaming issue #596. ``SeekFirstRecovery`` stops the flow first, so nothi
 or handed over until the seek and the clear are done; Faust's own ``resume_flow`` at the end of
 the recovery starts fetching from the committed offsets.
 
-**A one-record gap is committed over.** Faust commits the first run of consecutive acknowledged
-offsets, but its check for a gap between the committed offset and that run starts at two
-records (``min(acked) - committed > 1``), so a single record that was fetched and never
-processed is committed over and lost for good (issue #606; a wider gap blocks the partition,
-which ``streams/stall_watchdog.py`` re-reads). Atlas's inputs are neither compacted nor
-transactional, so every offset is a record: ``AckedHeadConsumer`` commits only when the record
-at the committed offset itself was acknowledged, which turns any gap into a stall the watchdog
-re-reads instead of a loss.
+**Gaps are committed over.** Faust commits the first run of consecutive acknowledged offsets,
+but its check for a gap between the committed offset and that run starts at two records
+(``min(acked) - committed > 1``), so a single record fetched and never processed is committed
+over and lost for good (issue #606); and a jump in the offsets it hands over is taken for a
+compacted or transactional topic's missing offsets and marked done, so records skipped that
+way are committed over too. Atlas's inputs are neither compacted nor transactional: every
+offset is a record. ``AckedHeadConsumer`` commits only from an acknowledged record at the
+committed offset and never marks offsets done that were not processed, which turns any gap
+into a stall that ``streams/stall_watchdog.py`` re-reads, instead of a loss.
 """
 
 from __future__ import annotations
@@ -52,6 +53,9 @@ class AckedHeadConsumer(aiokafka.Consumer):
         if committed is not None and committed not in self._acked_index[tp]:
             return None  # the next record to commit was never acknowledged: wait for it
         return super()._new_offset(tp)
+
+    async def _add_gap(self, tp: TP, offset_from: int, offset_to: int) -> None:
+        """Skipped offsets are records to read, never offsets to count as done."""
 
 
 class AckedHeadTransport(aiokafka.Transport):

@@ -95,22 +95,24 @@ class CustomerProcessor:
         self._emit_if_changed(outcome, now, record.due_at or now)
         return outcome
 
-    def announce_again(self, outcome: Outcome, event: StripeEvent | None = None) -> None:
-        """When ``outcome`` announces nothing itself, give it the messages that announced its
-        record's current state (and ``event``'s invoice) once more: the same bytes and
-        versions, which the sink and consumers (version rule) ignore when they have them.
+    def announce_again(
+        self, outcome: Outcome, event: StripeEvent | None = None, record_too: bool = True
+    ) -> None:
+        """For a replayed input (one its record already holds): send ``event``'s invoice record
+        again and, with ``record_too`` and when ``outcome`` announces nothing itself, the
+        messages that announced the record's current state. Same bytes and versions: the sink
+        and consumers (version rule) ignore what they already have.
 
-        For a record an earlier worker process wrote: its table write can reach the broker
-        before its messages do, so a worker killed in between leaves a record whose
-        announcement never left, and the replayed input is then a duplicate that announces
-        nothing (README, "Restarts")."""
-        if outcome.messages:
-            return
+        A worker killed in the middle of an input can get its table write to the broker
+        before its messages; the replayed input is then a duplicate that announces nothing
+        (README, "Restarts"). ``record_too`` when another worker process announced the record
+        last: one announcement per process is enough."""
+        announces = bool(outcome.messages)
         invoice = invoice_record(event) if event and event.type.startswith("invoice.") else None
         if invoice is not None:
             outcome.messages.append((self.topics.invoices, invoice.to_json()))
         record = outcome.record
-        if record.emitted is not None:
+        if record_too and not announces and record.emitted is not None:
             change = change_from(record.features_before, record.emitted)
             outcome.messages.append((self.topics.subscriptions, _public_state(record.state)))
             outcome.messages.append((self.topics.entitlements, record.emitted.to_json()))
