@@ -16,17 +16,15 @@ import os
 import platform
 import subprocess
 import sys
-import tempfile
 import time
 from importlib import resources
 from pathlib import Path
 
 import orjson
 
-from atlas.embedded import EmbeddedKafka, embedded_postgres
+from benchmarks.embedded_pipeline import embedded_pipeline
 from tests import stripe_builders as build
-from tests.support.database import create_database
-from tests.support.pipeline import API_KEY, PRICES, Pipeline
+from tests.support.pipeline import API_KEY, PRICES
 from tests.support.polling import wait_for
 
 PRO = '"data-exploration", "exports", "api-access", "team-seats"'
@@ -45,12 +43,8 @@ def _lines(path: Path) -> list[dict[str, object]]:
 
 
 def run(customers: int, instances: int) -> None:
-    with (
-        tempfile.TemporaryDirectory() as work,
-        EmbeddedKafka(log_path=Path(work) / "tansu.log") as kafka,
-        embedded_postgres() as admin,
-    ):
-        pipeline = Pipeline(kafka.bootstrap, create_database(admin), Path(work)).start()
+    with embedded_pipeline() as pipeline:
+        pipeline.start()
         processes: list[subprocess.Popen[bytes]] = []
         try:
             users = []
@@ -64,7 +58,7 @@ def run(customers: int, instances: int) -> None:
             for customer, _ in users:
                 pipeline.wait_row(customer, plan="pro", timeout_s=120)
             env = {**pipeline.env, "ATLAS_API_URL": pipeline.api_url, "ATLAS_API_KEY": API_KEY}
-            outputs = [Path(work) / f"instance-{n}.jsonl" for n in range(instances)]
+            outputs = [pipeline.workdir / f"instance-{n}.jsonl" for n in range(instances)]
             for output in outputs:
                 with open(output, "wb") as sink:
                     processes.append(
@@ -85,7 +79,7 @@ def run(customers: int, instances: int) -> None:
             time.sleep(1)
             began = time.time()
             applied = pipeline.cli(
-                "catalog", "apply", str(_moved_catalog(Path(work) / "moved.toml")),
+                "catalog", "apply", str(_moved_catalog(pipeline.workdir / "moved.toml")),
                 "--reason", "benchmark",
             )  # fmt: skip
             returned = time.time()

@@ -23,20 +23,17 @@ import platform
 import statistics
 import subprocess
 import sys
-import tempfile
 import threading
 import time
-from pathlib import Path
 from typing import IO
 
 import orjson
 
-from atlas.embedded import EmbeddedKafka, embedded_postgres
+from benchmarks.embedded_pipeline import embedded_pipeline
 from benchmarks.raw_http import RawConnection
 from ingress.signature import sign
 from tests import stripe_builders as build
-from tests.support.database import create_database
-from tests.support.pipeline import API_KEY, PRICES, WEBHOOK_SECRET, Pipeline
+from tests.support.pipeline import API_KEY, PRICES, WEBHOOK_SECRET
 
 FEATURE = "data-exploration"  # granted by pro in the default catalog
 
@@ -107,17 +104,8 @@ def _read_seen(lines: IO[str], seen: dict[str, float], count: int) -> None:
 
 def run(events: int, rate: int, fetch_wait_ms: int) -> None:
     customers = [f"cus_lat_{number:06d}" for number in range(events)]
-    with (
-        tempfile.TemporaryDirectory() as work,
-        EmbeddedKafka(log_path=Path(work) / "tansu.log") as kafka,
-        embedded_postgres() as admin,
-    ):
-        pipeline = Pipeline(
-            kafka.bootstrap,
-            create_database(admin),
-            Path(work),
-            ATLAS_FETCH_MAX_WAIT_MS=str(fetch_wait_ms),
-        ).start()
+    with embedded_pipeline(ATLAS_FETCH_MAX_WAIT_MS=str(fetch_wait_ms)) as pipeline:
+        pipeline.start()
         watcher = None
         try:
             links = [build.checkout_completed(c, None, "user_" + c) for c in customers]

@@ -20,21 +20,19 @@ import platform
 import random
 import subprocess
 import sys
-import tempfile
 import time
-from pathlib import Path
 
 import httpx
 import orjson
 from prometheus_client.parser import text_string_to_metric_families
 
-from atlas.embedded import EmbeddedKafka, embedded_postgres, free_port
+from atlas.embedded import free_port
 from atlas.kafka_produce import CommandProducer
 from atlas.kafka_topics import ensure_topics
+from benchmarks.embedded_pipeline import embedded_pipeline
 from benchmarks.process_cpu import cpu_seconds
 from schemas.topics import EVENT_ID_HEADER, EVENT_TYPE_HEADER
 from tests import stripe_builders as build
-from tests.support.database import create_database
 from tests.support.pipeline import PRICES, Pipeline
 
 
@@ -103,20 +101,12 @@ def run(events: int, customers: int, batch_bytes: int, workers: int, partitions:
         ),
         key=lambda event: int(str(event["created"])),  # the log in time order, as Stripe sent it
     )
-    with (
-        tempfile.TemporaryDirectory() as work,
-        EmbeddedKafka(log_path=Path(work) / "tansu.log") as kafka,
-        embedded_postgres() as admin,
-    ):
-        pipeline = Pipeline(
-            kafka.bootstrap,
-            create_database(admin),
-            Path(work),
-            ATLAS_WORKER_PRODUCER_BATCH_BYTES=str(batch_bytes),
-            ATLAS_TOPIC_PARTITIONS=str(partitions),
-        )
-        ensure_topics(kafka.bootstrap, pipeline.topics, partitions)
-        producer = CommandProducer(kafka.bootstrap, 60)
+    with embedded_pipeline(
+        ATLAS_WORKER_PRODUCER_BATCH_BYTES=str(batch_bytes),
+        ATLAS_TOPIC_PARTITIONS=str(partitions),
+    ) as pipeline:
+        ensure_topics(pipeline.bootstrap, pipeline.topics, partitions)
+        producer = CommandProducer(pipeline.bootstrap, 60)
         for event in log_order:
             headers: list[tuple[str, str | bytes | None]] = [
                 (EVENT_ID_HEADER, str(event["id"]).encode()),

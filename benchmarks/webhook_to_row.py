@@ -41,10 +41,11 @@ from typing import Any
 import httpx
 import orjson
 
-from atlas.embedded import EmbeddedKafka, embedded_postgres, free_port
+from atlas.embedded import free_port
+from benchmarks.embedded_pipeline import embedded_pipeline
 from ingress.signature import sign
 from tests import stripe_builders as build
-from tests.support.database import create_database, fetch_all
+from tests.support.database import fetch_all
 from tests.support.pipeline import PRICES, WEBHOOK_SECRET, Pipeline
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
@@ -228,8 +229,8 @@ def run(args: argparse.Namespace) -> None:
                 f"into Postgres, p50 {peer['p50_ms']:.1f} ms, p99 {peer['p99_ms']:.1f} ms, "
                 f"{peer['rows']:,.0f} rows"
             )
-        with EmbeddedKafka() as kafka, embedded_postgres() as admin:
-            pipeline = Pipeline(kafka.bootstrap, create_database(admin), Path(work)).start()
+        with embedded_pipeline() as pipeline:
+            pipeline.start()
             try:
                 _measure_atlas(pipeline, args, work, script, reference, peer)
             finally:
